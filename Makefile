@@ -1,0 +1,139 @@
+# ftpgw - one plain GNU Makefile. `make V=1` shows the commands.
+#
+#   make            build everything that exists (build/)
+#   make deps       install the build and test dependencies (Debian, apt-get)
+#   make check      deps + build + every test that exists; last line
+#                   "N passed, N failed"
+#   make unit       the cmocka unit tests only (plain and ASan+UBSan)
+#   make fuzz       each libFuzzer harness for FUZZ_TIME seconds (default 300)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC      ?= cc
+CLANG   ?= clang
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
+           -Wpointer-arith -Wvla -Wmissing-prototypes -Wno-missing-field-initializers
+HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE
+ALL_CFLAGS = -std=c11 $(WARN) $(HARDEN) $(CFLAGS) -MMD -MP
+LDHARDEN := -pie -Wl,-z,relro,-z,now
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+FUZZ_TIME       ?= 300
+CHECK_FUZZ_TIME ?= 20
+
+# Public names must carry a module prefix (see docs/ARCHITECTURE.md).
+NAME_PREFIXES := ftp_
+
+ifeq ($(V),1)
+Q :=
+say := @true
+else
+Q := @
+say := @printf '  %-6s %s\n'
+endif
+
+B := build
+CORE_SRC  := $(wildcard src/*.c)
+CORE_OBJ  := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
+ASAN_OBJ  := $(CORE_SRC:src/%.c=$(B)/asan/%.o)
+TOOLS     := $(B)/ftpgw-line
+UNIT_SRC  := $(wildcard tests/unit/*_test.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+ASAN_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
+MAN_SRC   := $(wildcard contrib/man/*.scd)
+MAN_OUT   := $(MAN_SRC:contrib/man/%.scd=$(B)/man/%)
+
+.PHONY: all deps check unit fuzz fuzz-build e2e e2e-compare bench demo \
+        install clean cppcheck check-names man
+
+all: $(CORE_OBJ) $(TOOLS) $(UNIT_BIN) man
+
+$(B)/obj/%.o: src/%.c
+	$(say) CC $<
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/asan/%.o: src/%.c
+	$(say) CC-SAN $<
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN) -c $< -o $@
+
+$(B)/ftpgw-line: tools/ftpgw-line.c $(CORE_OBJ)
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDHARDEN) $^ -o $@
+
+$(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(CORE_OBJ)
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) -Wno-missing-prototypes \
+	    $(LDHARDEN) $< $(CORE_OBJ) -lcmocka -o $@
+
+$(B)/asan/tests/%: tests/unit/%.c tests/unit/testutil.h $(ASAN_OBJ)
+	$(say) LD-SAN $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) -Wno-missing-prototypes \
+	    $(SAN) $< $(ASAN_OBJ) -lcmocka -o $@
+
+# A harness links only the module it drives (its name after fuzz_).
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
+	$(say) FUZZ $@
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all $< src/ftp.c -o $@
+
+$(B)/man/%: contrib/man/%.scd
+	$(say) SCDOC $@
+	@mkdir -p $(@D)
+	$(Q)scdoc < $< > $@
+
+man: $(MAN_OUT)
+
+deps:
+	@tools/deps.sh
+
+cppcheck:
+	$(Q)cppcheck --enable=warning,style,performance,portability --std=c11 \
+	    --inline-suppr -Iinclude --error-exitcode=1 -q src/
+
+check-names: $(CORE_OBJ)
+	@tools/check-names.sh "$(NAME_PREFIXES)" $(CORE_OBJ)
+
+unit: $(UNIT_BIN) $(ASAN_BIN)
+	@tests/run-tests unit
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@FUZZ_TIME=$(FUZZ_TIME) tests/run-tests fuzz
+
+check: deps
+	@$(MAKE) --no-print-directory all $(ASAN_BIN) $(FUZZ_BIN)
+	@CHECK_FUZZ_TIME=$(CHECK_FUZZ_TIME) tests/run-tests all
+
+e2e e2e-compare:
+	@echo "make $@: the namespace lab is not built yet (issues 10 and 11)" >&2; exit 1
+
+bench:
+	@echo "make bench: not built yet (issue 12)" >&2; exit 1
+
+demo:
+	@echo "make demo: not built yet (issue 11; it needs the daemon of issue 10)" >&2; exit 1
+
+install: $(TOOLS) man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(filter %.1,$(MAN_OUT)) $(DESTDIR)$(MANDIR)/man1/
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
