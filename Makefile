@@ -83,12 +83,12 @@ $(B)/asan/tests/%: tests/unit/%.c tests/unit/testutil.h $(ASAN_OBJ)
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) -Wno-missing-prototypes \
 	    $(SAN) $< $(ASAN_OBJ) -lcmocka -o $@
 
-# A harness links only the module it drives (its name after fuzz_).
+# A harness fuzz_<module>_<what>.c links only src/<module>.c.
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 	$(say) FUZZ $@
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all $< src/ftp.c -o $@
+	    -fno-sanitize-recover=all $< src/$(word 1,$(subst _, ,$*)).c -o $@
 
 $(B)/man/%: contrib/man/%.scd
 	$(say) SCDOC $@
