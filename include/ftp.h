@@ -235,7 +235,6 @@ struct ftp_dirstate {
 	uint64_t off;                /* bytes consumed so far */
 	uint64_t line_start;
 	uint64_t tok_start;          /* stream offset of tok[0] */
-	uint64_t content_end;        /* offset after the last non-blank byte */
 	uint64_t verb_start;
 	uint32_t line_len;           /* saturating */
 	uint8_t mode;                /* line / skip / TLS record walking */
@@ -244,7 +243,6 @@ struct ftp_dirstate {
 	uint8_t flags;
 	uint8_t tok_len;
 	uint8_t aux;                 /* phase-specific small state */
-	uint8_t delim;               /* 229 delimiter */
 	uint16_t code;               /* reply code of this line */
 	uint16_t tls_need;           /* TLS record bytes left to skip */
 	uint8_t cmd;                 /* client: this line's command */

@@ -42,10 +42,12 @@ enum {
 #define ST_CFIRST    0x02u /* the client spoke before the greeting */
 #define ST_LENIENT   0x04u /* replies need not match tracked commands */
 #define ST_EPSV_ALL  0x08u
-#define ST_TLS       0x10u /* some direction is walking TLS records */
 #define ST_MIDSTREAM 0x20u
 
 #define TLS_REC_MAX (16384u + 2048u)
+
+/* a pending EPSV that was EPSV ALL (takes effect on its 2xx) */
+#define PEND_EPSV_ALL 0x80u
 
 static const char *const cmd_names[FTP_CMD__COUNT] = {
 	[FTP_CMD_NONE] = "", [FTP_CMD_OTHER] = "OTHER",
@@ -926,6 +928,11 @@ static int client_line(struct ftp_sess *s, struct ftp_dirstate *d,
 	uint64_t content_end = line_end - (uint64_t)term;
 
 	ev_init(ev, d, FTP_DIR_CLIENT, line_end);
+	if (d->phase == P_VERB) {
+		/* the verb ended with the line ("PASV\n") */
+		cmd = d->cmd = classify(d->tok, d->tok_len);
+		d->tok_len = 0;
+	}
 	if (!(s->state & ST_GREETED) && (d->flags & LF_CONTENT))
 		s->state |= ST_CFIRST;
 	if (cmd == FTP_CMD_NONE && (d->flags & LF_CONTENT))
@@ -941,7 +948,7 @@ static int client_line(struct ftp_sess *s, struct ftp_dirstate *d,
 	else if (cmd == FTP_CMD_LPSV && !s->pol->allow_lprt)
 		reject_cmd(s, ev, d, content_end, FTP_R_LPRT);
 	else if (cmd == FTP_CMD_EPSV && arg_is(d, "ALL"))
-		s->state |= ST_EPSV_ALL;
+		cmd |= PEND_EPSV_ALL;
 	else if (cmd == FTP_CMD_PROT && d->tok_len)
 		s->prot = (uint8_t)d->tok[0];
 
@@ -1134,11 +1141,12 @@ static void reply_final(struct ftp_sess *s, struct ftp_event *ev,
 	if (!pend_any(s))
 		s->state &= (uint8_t)~ST_LENIENT;  /* a full exchange: in step */
 	if (cmd == FTP_CMD_AUTH && code == 234) {
-		s->state |= ST_TLS;
 		s->d[FTP_DIR_CLIENT].mode = M_TLS;
 		s->d[FTP_DIR_SERVER].mode = M_TLS;   /* after this line */
 		ev->reason = FTP_R_TLS;
 		ev->flags |= FTP_EVF_ENCRYPTED;
+	} else if (cmd == (FTP_CMD_EPSV | PEND_EPSV_ALL) && code < 300) {
+		s->state |= ST_EPSV_ALL;
 	} else if (cmd == FTP_CMD_REIN && code == 220) {
 		s->state &= (uint8_t)~ST_EPSV_ALL;
 		s->prot = 0;
@@ -1157,9 +1165,11 @@ static int server_line(struct ftp_sess *s, struct ftp_dirstate *d,
 		cand_end(s, d);
 	if (ml) {
 		code = s->ml_code;
-		final = d->flags & LF_TERM;
-	} else if (d->phase == P_START || d->phase == P_CODE ||
-	           d->code == 0) {
+		/* "ddd " closes it; so does "ddd" and the line end */
+		final = (d->flags & LF_TERM) ||
+		        (d->phase == P_CODE && d->aux == 3);
+	} else if (d->phase == P_START || d->code == 0 ||
+	           (d->phase == P_CODE && d->aux < 3)) {
 		/* not a reply: count it, pass it */
 		ev->reason = FTP_R_BAD_REPLY;
 		ev->flags = FTP_EVF_FINAL;
@@ -1174,6 +1184,7 @@ static int server_line(struct ftp_sess *s, struct ftp_dirstate *d,
 		}
 	}
 	ev->code = code;
+	ev->cmd = (uint8_t)(pend_head(s) & ~PEND_EPSV_ALL);  /* answering */
 	if (ml)
 		ev->flags |= FTP_EVF_MULTILINE;
 	if (final)
@@ -1331,8 +1342,6 @@ static void tls_leave(struct ftp_sess *s, struct ftp_dirstate *d,
 		else
 			server_byte(s, d, d->tls_hdr[i]);
 	}
-	if (s->d[dir ^ 1].mode != M_TLS)
-		s->state &= (uint8_t)~ST_TLS;
 }
 
 /*
@@ -1398,7 +1407,6 @@ int ftp_feed(struct ftp_sess *s, enum ftp_dir dir, const uint8_t *buf,
 		if (d->off == 0 && dir == FTP_DIR_CLIENT && buf[i] == 0x16 &&
 		    !(s->state & ST_MIDSTREAM)) {
 			/* implicit TLS (a ClientHello first): not inspectable */
-			s->state |= ST_TLS;
 			s->d[0].mode = M_TLS;
 			s->d[1].mode = M_TLS;
 			ev_init(ev, d, dir, 0);

@@ -208,6 +208,33 @@ static void test_crlf_and_lf(void **st)
 	assert_int_equal(e->line_start, 26);
 }
 
+/* lines that end right after the verb or the code */
+static void test_bare_lf(void **st)
+{
+	struct tsess t;
+	struct tout o;
+	const struct ftp_event *e;
+	(void)st;
+	scen_b(&t);
+	tquiet(&t, S, "220\n");
+	tquiet(&t, C, "PASV\n");
+	e = tone(&t, S, "227 Entering Passive Mode (10,0,0,5,4,1)\n", &o);
+	assert_int_equal(e->verdict, FTP_V_REWRITE);
+	assert_int_equal(e->cmd, FTP_CMD_PASV);
+	assert_string_equal(o.out, "227 Entering Passive Mode (203,0,113,1,4,1)\n");
+	tquiet(&t, C, "NOOP\n");
+	tquiet(&t, S, "200\n");
+	tquiet(&t, C, "PASV\r\n");
+	tfeed(&t, S, "227-Entering Passive Mode (10,0,0,5,4,2)\n227\n", &o);
+	assert_int_equal(o.nev, 1);
+	/* the multi-line reply closed with a bare "227": in step */
+	tquiet(&t, C, "PASV\r\n");
+	e = tone(&t, S, "227 Entering Passive Mode (10,0,0,5,4,3)\r\n", &o);
+	assert_int_equal(e->verdict, FTP_V_REWRITE);
+	e = tone(&t, C, "PORT\n", &o);
+	assert_int_equal(e->reason, FTP_R_MALFORMED);
+}
+
 static void test_overlong(void **st)
 {
 	struct tsess t;
@@ -650,6 +677,22 @@ static void test_epsv_all(void **st)
 	tquiet(&t, C, "EPSV\r\n");
 	e = tone(&t, S, "229 Entering Extended Passive Mode (|||6446|)\r\n", &o);
 	assert_int_equal(e->data.mode, FTP_DATA_PASSIVE);
+	/* a server that refuses EPSV ALL leaves everything allowed */
+	scen_b(&t);
+	greet(&t);
+	tquiet(&t, C, "EPSV ALL\r\n");
+	tquiet(&t, S, "502 not implemented\r\n");
+	e = tone(&t, C, "PORT 198,51,100,7,4,1\r\n", &o);
+	assert_int_equal(e->verdict, FTP_V_PASS);
+	assert_int_equal(e->data.mode, FTP_DATA_ACTIVE);
+	tquiet(&t, S, "200 ok\r\n");
+	/* and a 229 does not answer EPSV ALL */
+	tquiet(&t, C, "EPSV ALL\r\n");
+	e = tone(&t, S, "229 Entering Extended Passive Mode (|||6446|)\r\n", &o);
+	assert_int_equal(e->reason, FTP_R_UNSOLICITED);
+	tquiet(&t, C, "PASV\r\n");
+	e = tone(&t, S, "227 Entering Passive Mode (10,0,0,5,4,1)\r\n", &o);
+	assert_int_equal(e->reason, FTP_R_EPSV_ALL);
 	/* REIN ends it */
 	tquiet(&t, C, "REIN\r\n");
 	tquiet(&t, S, "220 ready\r\n");
@@ -957,6 +1000,28 @@ static void test_229(void **st)
 	tquiet(&t, C, "EPSV\r\n");
 	e = tone(&t, S, "229 Entering Extended Passive Mode |||6446|\r\n", &o);
 	assert_int_equal(e->reason, FTP_R_MALFORMED);
+	/* malformed 229 replies: refused, nothing opened */
+	static const char *const bad229[] = {
+		"229 Entering Extended Passive Mode (|||)\r\n",
+		"229 Entering Extended Passive Mode (||||)\r\n",
+		"229 Entering Extended Passive Mode (|||abc|)\r\n",
+		"229 Entering Extended Passive Mode (|1|2|3|)\r\n",
+		"229 Entering Extended Passive Mode (|||6446)\r\n",
+		"229 Entering Extended Passive Mode (|||6446!)\r\n",
+		"229 Entering Extended Passive Mode (111644611)\r\n",
+		"229 Entering Extended Passive Mode (|||-1|)\r\n",
+		"229 Entering Extended Passive Mode (||| 6446|)\r\n",
+		"229 Entering Extended Passive Mode ()\r\n",
+		"229 Entering Extended Passive Mode\r\n",
+		"229 Entering Extended Passive Mode (|||6446|x)\r\n",
+	};
+	for (size_t i = 0; i < sizeof(bad229) / sizeof(bad229[0]); i++) {
+		tquiet(&t, C, "EPSV\r\n");
+		e = tone(&t, S, bad229[i], &o);
+		if (e->reason != FTP_R_MALFORMED)
+			fail_msg("'%s': %s", bad229[i], ftp_reason_str(e->reason));
+		assert_int_equal(e->data.mode, FTP_DATA_NONE);
+	}
 	/* passive-ports */
 	assert_int_equal(ftp_policy_set(&t.pol, "passive-ports", "30000-30100",
 	                                NULL, 0), 0);
@@ -1407,6 +1472,7 @@ int main(void)
 		cmocka_unit_test(test_parse_long),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_crlf_and_lf),
+		cmocka_unit_test(test_bare_lf),
 		cmocka_unit_test(test_overlong),
 		cmocka_unit_test(test_overlong_reply),
 		cmocka_unit_test(test_telnet),
