@@ -28,7 +28,7 @@ FUZZ_TIME       ?= 300
 CHECK_FUZZ_TIME ?= 20
 
 # Public names must carry a module prefix (see docs/ARCHITECTURE.md).
-NAME_PREFIXES := ftp_
+NAME_PREFIXES := ftp_ pkt_ seq_ sess_ queue_ rules_ ct_ conf_ ctl_ log_ tlsp_
 
 ifeq ($(V),1)
 Q :=
@@ -38,11 +38,16 @@ Q := @
 say := @printf '  %-6s %s\n'
 endif
 
+PKGS    := libmnl libnftnl libnetfilter_queue
+LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
 B := build
-CORE_SRC  := $(wildcard src/*.c)
+# every module but the daemon's main; tests and tools link these
+CORE_SRC  := $(filter-out src/ftpgwd.c,$(wildcard src/*.c))
 CORE_OBJ  := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
 ASAN_OBJ  := $(CORE_SRC:src/%.c=$(B)/asan/%.o)
-TOOLS     := $(B)/ftpgw-line
+DAEMON    := $(if $(wildcard src/ftpgwd.c),$(B)/ftpgwd)
+TOOLS     := $(B)/ftpgw-line $(DAEMON)
 UNIT_SRC  := $(wildcard tests/unit/*_test.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ASAN_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
@@ -55,6 +60,11 @@ MAN_OUT   := $(MAN_SRC:contrib/man/%.scd=$(B)/man/%)
         install clean cppcheck check-names man
 
 all: $(CORE_OBJ) $(TOOLS) $(UNIT_BIN) man
+
+$(B)/ftpgwd: $(B)/obj/ftpgwd.o $(CORE_OBJ)
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDHARDEN) $^ $(LIBS) -o $@
 
 $(B)/obj/%.o: src/%.c
 	$(say) CC $<
@@ -69,19 +79,19 @@ $(B)/asan/%.o: src/%.c
 $(B)/ftpgw-line: tools/ftpgw-line.c $(CORE_OBJ)
 	$(say) LD $@
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDHARDEN) $^ -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDHARDEN) $^ $(LIBS) -o $@
 
 $(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(CORE_OBJ)
 	$(say) LD $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) -Wno-missing-prototypes \
-	    $(LDHARDEN) $< $(CORE_OBJ) -lcmocka -o $@
+	    $(LDHARDEN) $< $(CORE_OBJ) $(LIBS) -lcmocka -o $@
 
 $(B)/asan/tests/%: tests/unit/%.c tests/unit/testutil.h $(ASAN_OBJ)
 	$(say) LD-SAN $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) -Wno-missing-prototypes \
-	    $(SAN) $< $(ASAN_OBJ) -lcmocka -o $@
+	    $(SAN) $< $(ASAN_OBJ) $(LIBS) -lcmocka -o $@
 
 # A harness fuzz_<module>_<what>.c links only src/<module>.c.
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
@@ -104,8 +114,9 @@ cppcheck:
 	$(Q)cppcheck --enable=warning,style,performance,portability --std=c11 \
 	    --inline-suppr -Iinclude --error-exitcode=1 -q src/
 
-check-names: $(CORE_OBJ)
-	@tools/check-names.sh "$(NAME_PREFIXES)" $(CORE_OBJ)
+check-names: $(CORE_OBJ) $(DAEMON)
+	@tools/check-names.sh "$(NAME_PREFIXES)" $(CORE_OBJ) \
+	    $(if $(DAEMON),$(B)/obj/ftpgwd.o)
 
 unit: $(UNIT_BIN) $(ASAN_BIN)
 	@tests/run-tests unit

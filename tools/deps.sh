@@ -4,7 +4,9 @@
 set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev cppcheck
-      libcmocka-dev scdoc binutils python3 perl"
+      libcmocka-dev scdoc binutils python3 perl
+      libmnl-dev libnftnl-dev libnetfilter-queue-dev
+      nftables conntrack iproute2 procps curl python3-pyftpdlib lftp"
 
 missing=""
 for p in $PKGS; do
