@@ -28,7 +28,7 @@ FUZZ_TIME       ?= 300
 CHECK_FUZZ_TIME ?= 20
 
 # Public names must carry a module prefix (see docs/ARCHITECTURE.md).
-NAME_PREFIXES := ftp_ pkt_ seq_ sess_ queue_ rules_ ct_ conf_ ctl_ log_ tlsp_
+NAME_PREFIXES := ftp_ pkt_ seq_ sess_ queue_ rules_ ct_ conf_ ctl_ log_ path_ tlsp_
 
 ifeq ($(V),1)
 Q :=
@@ -48,6 +48,8 @@ CORE_OBJ  := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
 ASAN_OBJ  := $(CORE_SRC:src/%.c=$(B)/asan/%.o)
 DAEMON    := $(if $(wildcard src/ftpgwd.c),$(B)/ftpgwd)
 TOOLS     := $(B)/ftpgw-line $(DAEMON)
+# built, tested, not installed
+TEST_TOOLS := $(B)/rules-probe
 UNIT_SRC  := $(wildcard tests/unit/*_test.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ASAN_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
@@ -59,7 +61,12 @@ MAN_OUT   := $(MAN_SRC:contrib/man/%.scd=$(B)/man/%)
 .PHONY: all deps check unit fuzz fuzz-build e2e e2e-compare bench demo \
         install clean cppcheck check-names man
 
-all: $(CORE_OBJ) $(TOOLS) $(UNIT_BIN) man
+all: $(CORE_OBJ) $(TOOLS) $(TEST_TOOLS) $(UNIT_BIN) man
+
+$(B)/rules-probe: tools/rules-probe.c $(CORE_OBJ)
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDHARDEN) $^ $(LIBS) -o $@
 
 $(B)/ftpgwd: $(B)/obj/ftpgwd.o $(CORE_OBJ)
 	$(say) LD $@
@@ -93,12 +100,16 @@ $(B)/asan/tests/%: tests/unit/%.c tests/unit/testutil.h $(ASAN_OBJ)
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) -Wno-missing-prototypes \
 	    $(SAN) $< $(ASAN_OBJ) $(LIBS) -lcmocka -o $@
 
-# A harness fuzz_<module>_<what>.c links only src/<module>.c.
+# A harness fuzz_<module>_<what>.c links src/<module>.c, or (for modules
+# that need others, as conf does) FUZZ_SRC_<module>.
+FUZZ_SRC_conf := $(filter-out src/queue.c,$(CORE_SRC))
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 	$(say) FUZZ $@
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all $< src/$(word 1,$(subst _, ,$*)).c -o $@
+	    -fno-sanitize-recover=all $< \
+	    $(or $(FUZZ_SRC_$(word 1,$(subst _, ,$*))),src/$(word 1,$(subst _, ,$*)).c) \
+	    $(if $(FUZZ_SRC_$(word 1,$(subst _, ,$*))),$(LIBS)) -o $@
 
 $(B)/man/%: contrib/man/%.scd
 	$(say) SCDOC $@
@@ -140,11 +151,13 @@ demo:
 	@echo "make demo: not built yet (issue 11; it needs the daemon of issue 10)" >&2; exit 1
 
 install: $(TOOLS) man
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(filter %.1,$(MAN_OUT)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(filter %.8,$(MAN_OUT)) $(DESTDIR)$(MANDIR)/man8/
 
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/asan $(B)/tests -name '*.d' -type f 2>/dev/null)

@@ -157,6 +157,8 @@ enum ftp_reason {
 	FTP_R_TLS,           /* AUTH accepted (234) or implicit TLS: the
 	                        session is no longer inspected (passed) */
 	FTP_R_TLS_END,       /* plaintext again after CCC (passed) */
+	FTP_R_PINHOLE,       /* the data connection could not be opened
+	                        (set by the caller, ftp_event_refuse) */
 	FTP_R__COUNT
 };
 const char *ftp_reason_str(enum ftp_reason r);
@@ -216,9 +218,13 @@ struct ftp_event {
 	char out[FTP_OUT_MAX];       /* not NUL-terminated */
 	/* The data connection to admit, if data.mode != FTP_DATA_NONE. */
 	struct ftp_data data;
-	/* private: how to re-render for ftp_event_remap() */
+	/* private: how to re-render for ftp_event_remap() and
+	 * ftp_event_refuse() */
 	uint8_t style;
 	uint8_t delim;
+	uint8_t ref_kind;
+	uint32_t ref_len;
+	uint64_t ref_start;
 };
 
 /* session flags for ftp_sess_init */
@@ -293,6 +299,14 @@ int ftp_feed(struct ftp_sess *s, enum ftp_dir dir, const uint8_t *buf,
  * if the event has no address to rewrite.
  */
 int ftp_event_remap(struct ftp_event *ev, uint16_t pub_port);
+
+/*
+ * Turn an accepted address event into a refusal after the fact (the
+ * caller could not open its data connection): the edit becomes the same
+ * error a policy refusal makes, reason r, no data connection. Returns 0,
+ * or -1 if the event is not an address line.
+ */
+int ftp_event_refuse(struct ftp_event *ev, enum ftp_reason r);
 
 /*
  * Is the current line of dir unfinished, and could it still need an edit?

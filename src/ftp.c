@@ -70,7 +70,7 @@ static const char *const reason_names[FTP_R__COUNT] = {
 	[FTP_R_LPRT] = "lprt", [FTP_R_UNSOLICITED] = "unsolicited",
 	[FTP_R_NO_GREETING] = "no-greeting", [FTP_R_EPSV_ALL] = "epsv-all",
 	[FTP_R_BAD_REPLY] = "bad-reply", [FTP_R_TLS] = "tls",
-	[FTP_R_TLS_END] = "tls-end",
+	[FTP_R_TLS_END] = "tls-end", [FTP_R_PINHOLE] = "pinhole",
 };
 
 const char *ftp_cmd_str(enum ftp_cmd c)
@@ -770,6 +770,36 @@ static int render(struct ftp_event *ev)
 	return 0;
 }
 
+int ftp_event_refuse(struct ftp_event *ev, enum ftp_reason r)
+{
+	static const char cmd[] = "FTPGW-REFUSED";
+	static const char *const zero[] = { "0,0,0,0,0,0", "4,4,0,0,0,0,2,0,0",
+	                                    "0" };
+	char txt[FTP_OUT_MAX];
+	int n;
+
+	switch (ev->ref_kind) {
+	case 1:
+		ev_edit(ev, ev->ref_start, ev->ref_len, cmd, sizeof(cmd) - 1);
+		break;
+	case 2:
+		n = snprintf(txt, sizeof(txt), "502 ftpgw: passive reply refused "
+		             "(%s)", ftp_reason_str(r));
+		ev_edit(ev, ev->ref_start, ev->ref_len, txt, (size_t)n);
+		break;
+	case 3: case 4: case 5:
+		ev_edit(ev, ev->ref_start, ev->ref_len, zero[ev->ref_kind - 3],
+		        strlen(zero[ev->ref_kind - 3]));
+		break;
+	default:
+		return -1;
+	}
+	ev->verdict = FTP_V_REJECT;
+	ev->reason = (uint8_t)r;
+	ev->data.mode = FTP_DATA_NONE;
+	return 0;
+}
+
 int ftp_event_remap(struct ftp_event *ev, uint16_t pub_port)
 {
 	if (ev->data.mode == FTP_DATA_NONE || ev->style == FTP_STYLE_NONE ||
@@ -876,6 +906,9 @@ static void client_addr_cmd(struct ftp_sess *s, struct ftp_dirstate *d,
 	uint8_t style;
 	int pr;
 
+	ev->ref_kind = 1;
+	ev->ref_start = d->verb_start;
+	ev->ref_len = (uint32_t)(content_end - d->verb_start);
 	if (greeting_missing(s))
 		return reject_cmd(s, ev, d, content_end, FTP_R_NO_GREETING);
 	if (s->state & ST_EPSV_ALL)
@@ -1085,6 +1118,15 @@ static void server_addr_reply(struct ftp_sess *s, struct ftp_dirstate *d,
 	enum ftp_reason r;
 	struct ftp_addr a229;
 
+	if (!multiline) {
+		ev->ref_kind = 2;
+		ev->ref_start = d->line_start;
+		ev->ref_len = (uint32_t)(content_end - d->line_start);
+	} else if (s->rep_found) {
+		ev->ref_kind = code == 229 ? 5 : code == 228 ? 4 : 3;
+		ev->ref_start = s->rep_start;
+		ev->ref_len = s->rep_len;
+	}
 	if (!(s->state & ST_LENIENT) && pend_head(s) != want[code - 227])
 		return reject_reply(s, ev, d, content_end, multiline,
 		                    FTP_R_UNSOLICITED);

@@ -1452,6 +1452,44 @@ static void test_policy_set(void **st)
 	assert_memory_equal(&p, &q, sizeof(p));
 }
 
+/* the caller could not open the data connection: refuse after the fact */
+static void test_event_refuse(void **st)
+{
+	struct tsess t;
+	struct tout o;
+	struct ftp_event e;
+	(void)st;
+	scen_a(&t);
+	greet(&t);
+	tfeed(&t, C, "PORT 192,168,1,10,19,137\r\n", &o);
+	e = o.ev[0];
+	assert_int_equal(ftp_event_refuse(&e, FTP_R_PINHOLE), 0);
+	assert_int_equal(e.verdict, FTP_V_REJECT);
+	assert_int_equal(e.reason, FTP_R_PINHOLE);
+	assert_int_equal(e.data.mode, FTP_DATA_NONE);
+	assert_int_equal(e.edit_start, 0);
+	assert_memory_equal(e.out, "FTPGW-REFUSED", e.out_len);
+	tquiet(&t, S, "200 ok\r\n");
+	scen_b(&t);
+	greet(&t);
+	tquiet(&t, C, "PASV\r\n");
+	tfeed(&t, S, "227 Entering Passive Mode (10,0,0,5,4,1)\r\n", &o);
+	e = o.ev[0];
+	assert_int_equal(ftp_event_refuse(&e, FTP_R_PINHOLE), 0);
+	assert_memory_equal(e.out, "502 ftpgw: passive reply refused (pinhole)",
+	                    e.out_len);
+	assert_int_equal(e.edit_len, 40);
+	tquiet(&t, C, "PASV\r\n");
+	tfeed(&t, S, "227-Entering Passive Mode (10,0,0,5,4,1)\r\n227 ok\r\n",
+	      &o);
+	e = o.ev[0];
+	assert_int_equal(ftp_event_refuse(&e, FTP_R_PINHOLE), 0);
+	assert_memory_equal(e.out, "0,0,0,0,0,0", e.out_len);
+	/* not an address line */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(ftp_event_refuse(&e, FTP_R_PINHOLE), -1);
+}
+
 static void test_names(void **st)
 {
 	(void)st;
@@ -1507,6 +1545,7 @@ int main(void)
 		cmocka_unit_test(test_split_every_offset),
 		cmocka_unit_test(test_mutation),
 		cmocka_unit_test(test_policy_set),
+		cmocka_unit_test(test_event_refuse),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests_name("ftp", tests, NULL, NULL);

@@ -1,0 +1,174 @@
+/* queue.c - NFQUEUE through libmnl (see include/queue.h). */
+#include "queue.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <sys/socket.h>
+
+#define QUEUE_BUF (0xffff + 4096)   /* one packet message, whole */
+#define QUEUE_RCVBUF (8 << 20)
+
+struct queue {
+	struct mnl_socket *nl;
+	uint32_t portid;
+	uint16_t num;
+	struct queue_stats st;
+	void (*fn)(struct queue *, struct queue_pkt *, void *);
+	void *arg;
+	char rbuf[QUEUE_BUF];
+	char sbuf[0xffff + 512];        /* verdicts */
+};
+
+static int cfg_send(struct queue *q, struct nlmsghdr *nlh)
+{
+	char ack[8192];
+	int n;
+
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	n = (int)mnl_socket_recvfrom(q->nl, ack, sizeof(ack));
+	if (n < 0)
+		return -errno;
+	if (mnl_cb_run(ack, (size_t)n, 0, q->portid, NULL, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+int queue_open(struct queue **out, uint16_t num, uint32_t maxlen,
+               bool fail_open, char *err, size_t errlen)
+{
+	struct queue *q = calloc(1, sizeof(*q));
+	struct nlmsghdr *nlh;
+	int rc, one = 1, sz = QUEUE_RCVBUF;
+	uint32_t flags = NFQA_CFG_F_GSO | (fail_open ? NFQA_CFG_F_FAIL_OPEN : 0);
+
+	if (!q)
+		return -ENOMEM;
+	q->num = num;
+	q->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!q->nl || mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "queue %u: netlink socket: %s", num,
+		         strerror(-rc));
+		goto fail;
+	}
+	q->portid = mnl_socket_get_portid(q->nl);
+	/* a bigger receive buffer rides out bursts (root can force it) */
+	if (setsockopt(mnl_socket_get_fd(q->nl), SOL_SOCKET, SO_RCVBUFFORCE,
+	               &sz, sizeof(sz)) < 0)
+		setsockopt(mnl_socket_get_fd(q->nl), SOL_SOCKET, SO_RCVBUF, &sz,
+		           sizeof(sz));
+	/* ENOBUFS is reported, not a reason to die */
+	setsockopt(mnl_socket_get_fd(q->nl), SOL_NETLINK, NETLINK_NO_ENOBUFS,
+	           &one, sizeof(one));
+	one = 0;
+
+	nlh = nfq_nlmsg_put(q->sbuf, NFQNL_MSG_CONFIG, num);
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
+	if ((rc = cfg_send(q, nlh)) < 0) {
+		snprintf(err, errlen, "queue %u: bind: %s%s", num, strerror(-rc),
+		         rc == -EBUSY ? " (another program reads this queue)"
+		                      : rc == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
+		goto fail;
+	}
+	nlh = nfq_nlmsg_put(q->sbuf, NFQNL_MSG_CONFIG, num);
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags));
+	if (maxlen)
+		nfq_nlmsg_cfg_put_qmaxlen(nlh, maxlen);
+	if ((rc = cfg_send(q, nlh)) < 0) {
+		snprintf(err, errlen, "queue %u: configure: %s", num,
+		         strerror(-rc));
+		goto fail;
+	}
+	*out = q;
+	return 0;
+fail:
+	queue_close(q);
+	return rc;
+}
+
+void queue_close(struct queue *q)
+{
+	if (!q)
+		return;
+	if (q->nl)
+		mnl_socket_close(q->nl);
+	free(q);
+}
+
+int queue_fd(const struct queue *q)
+{
+	return mnl_socket_get_fd(q->nl);
+}
+
+static int pkt_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct queue *q = data;
+	struct nlattr *attr[NFQA_MAX + 1] = { 0 };
+	struct nfqnl_msg_packet_hdr *ph;
+	struct queue_pkt p;
+
+	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR] ||
+	    !attr[NFQA_PAYLOAD])
+		return MNL_CB_OK;
+	if (mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(*ph))
+		return MNL_CB_OK;
+	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	p.id = ntohl(ph->packet_id);
+	p.hw_proto = ntohs(ph->hw_protocol);
+	p.hook = ph->hook;
+	p.data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
+	p.len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+	q->st.packets++;
+	q->fn(q, &p, q->arg);
+	return MNL_CB_OK;
+}
+
+int queue_recv(struct queue *q,
+               void (*fn)(struct queue *q, struct queue_pkt *p, void *arg),
+               void *arg)
+{
+	ssize_t n = mnl_socket_recvfrom(q->nl, q->rbuf, QUEUE_BUF);
+
+	if (n < 0) {
+		if (errno == ENOBUFS)
+			q->st.enobufs++;
+		return -errno;
+	}
+	q->fn = fn;
+	q->arg = arg;
+	if (mnl_cb_run(q->rbuf, (size_t)n, 0, q->portid, pkt_cb, q) < 0)
+		return -errno;
+	return 0;
+}
+
+int queue_verdict(struct queue *q, uint32_t id, int verdict,
+                  const void *data, size_t len)
+{
+	struct nlmsghdr *nlh = nfq_nlmsg_put(q->sbuf, NFQNL_MSG_VERDICT, q->num);
+
+	nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
+	if (len)
+		nfq_nlmsg_verdict_put_pkt(nlh, data, (uint32_t)len);
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0) {
+		q->st.verdict_errors++;
+		return -errno;
+	}
+	return 0;
+}
+
+void queue_stats(const struct queue *q, struct queue_stats *s)
+{
+	*s = q->st;
+}
