@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev cppcheck
       libcmocka-dev scdoc binutils python3 perl
       libmnl-dev libnftnl-dev libnetfilter-queue-dev
-      nftables conntrack iproute2 procps curl python3-pyftpdlib lftp"
+      nftables conntrack iproute2 procps curl python3-pyftpdlib lftp libwrap0 libcap2 libpam0g libssl3"
 
 missing=""
 for p in $PKGS; do
