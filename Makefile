@@ -102,7 +102,7 @@ $(B)/asan/tests/%: tests/unit/%.c tests/unit/testutil.h $(ASAN_OBJ)
 
 # A harness fuzz_<module>_<what>.c links src/<module>.c, or (for modules
 # that need others, as conf does) FUZZ_SRC_<module>.
-FUZZ_SRC_conf := $(filter-out src/queue.c,$(CORE_SRC))
+FUZZ_SRC_conf := $(CORE_SRC)
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 	$(say) FUZZ $@
 	@mkdir -p $(@D)
@@ -141,8 +141,14 @@ check: deps
 	@$(MAKE) --no-print-directory all $(ASAN_BIN) $(FUZZ_BIN)
 	@CHECK_FUZZ_TIME=$(CHECK_FUZZ_TIME) tests/run-tests all
 
-e2e e2e-compare:
-	@echo "make $@: the namespace lab is not built yet (issues 10 and 11)" >&2; exit 1
+e2e: all
+	@tests/run-tests e2e
+
+# the matrix through no ALG, the kernel's ftp helper and ftpgwd, side by side
+e2e-compare: all
+	-@GW=none bash tests/e2e/matrix.t
+	-@GW=kernel bash tests/e2e/matrix.t
+	@GW=ftpgwd bash tests/e2e/matrix.t
 
 bench:
 	@echo "make bench: not built yet (issue 12)" >&2; exit 1

@@ -65,6 +65,14 @@ void path_fini(struct path_worker *w);      /* removes its pinholes */
 /* queue_recv() callback */
 void path_packet(struct queue *q, struct queue_pkt *p, void *arg);
 
+/*
+ * After adopting a table: remove the pinholes that belong to no live
+ * control connection (conntrack shows which are); keep the rest. Logs
+ * what it kept and removed.
+ */
+int path_reconcile(const struct path_cfg *cfg, struct rules *r,
+                   struct ct *ct);
+
 /* Log the counters (SIGUSR1, and at exit). */
 void path_log_counters(const struct path_worker *w, unsigned worker);
 

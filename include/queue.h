@@ -42,13 +42,14 @@ int queue_recv(struct queue *q,
                void *arg);
 
 /* Verdict NF_ACCEPT or NF_DROP; data/len replaces the packet (len 0:
- * unchanged). */
+ * unchanged). A plain accept is deferred and sent as one batch verdict
+ * when queue_recv() has handled what was waiting. */
 int queue_verdict(struct queue *q, uint32_t id, int verdict,
                   const void *data, size_t len);
 
 /* counters */
 struct queue_stats {
-	uint64_t packets, enobufs, verdict_errors;
+	uint64_t packets, enobufs, verdict_errors, batches;
 };
 void queue_stats(const struct queue *q, struct queue_stats *s);
 

@@ -112,7 +112,10 @@ bad_queue:
 		return 0;
 	}
 	if (!strcmp(key, "wan-interface")) {
-		if (!*val || strlen(val) >= sizeof(c->wan_if) || strchr(val, '/')) {
+		bool ok = *val && strlen(val) < sizeof(c->wan_if);
+		for (const char *q = val; ok && *q; q++)
+			ok = isalnum((unsigned char)*q) || strchr("_.@-", *q);
+		if (!ok) {
 			snprintf(err, errlen, "wan-interface: '%s' is not an "
 			         "interface name", val);
 			return -1;
@@ -218,6 +221,12 @@ int conf_line(struct conf *c, const char *line, char *err, size_t errlen)
 		snprintf(err, errlen, "line too long");
 		return -1;
 	}
+	for (const char *q = line; *q; q++)
+		if ((unsigned char)*q < 0x20 && *q != '\t') {
+			snprintf(err, errlen, "control character 0x%02x in the line",
+			         (unsigned char)*q);
+			return -1;
+		}
 	strcpy(buf, line);
 	p = strchr(buf, '#');
 	if (p)

@@ -262,6 +262,10 @@ int main(int argc, char **argv)
 	if (adopted) {
 		log_info("table inet %s exists: adopting it (a previous instance "
 		         "left it; its rules and pinholes stay)", c.rules.table);
+		if ((rc = path_reconcile(&c.path, r, ws[0].ct)) < 0)
+			log_warn("cannot reconcile the adopted pinholes with "
+			         "conntrack: %s (they time out by themselves)",
+			         strerror(-rc));
 	} else {
 		if (!c.rules.no_rules &&
 		    (rc = rules_probe_queue(r, &be, err, sizeof(err))) < 0) {

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <ifaddrs.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,7 +54,7 @@ void path_cfg_default(struct path_cfg *c)
 	c->n_ctl_ports = 1;
 	c->pin_timeout_ms = 30000;
 	c->idle_timeout_s = 3600;
-	c->close_grace_s = 10;
+	c->close_grace_s = 2;
 	c->max_sessions = 4096;
 	c->per_client = 64;
 	c->max_partial_drops = 3;
@@ -686,6 +687,77 @@ finish:
 		changed = true;
 	}
 	verdict(w, p->id, &v, changed);
+}
+
+struct recon {
+	struct ct_entry *live;
+	size_t n, cap;
+	struct rules_pin *dead;
+	size_t ndead, capdead;
+	size_t kept;
+};
+
+static void recon_ct(const struct ct_entry *e, void *arg)
+{
+	struct recon *rc = arg;
+
+	if (rc->n < rc->cap)
+		rc->live[rc->n++] = *e;
+}
+
+static bool entry_has(const struct ct_entry *e, uint8_t family,
+                      const uint8_t *a)
+{
+	size_t n = family == 6 ? 16 : 4;
+
+	return e->orig.family == family &&
+	       (!memcmp(e->orig.src, a, n) || !memcmp(e->orig.dst, a, n) ||
+	        !memcmp(e->reply.src, a, n) || !memcmp(e->reply.dst, a, n));
+}
+
+static void recon_pin(const struct rules_pin *p, void *arg)
+{
+	struct recon *rc = arg;
+
+	for (size_t i = 0; i < rc->n; i++)
+		if (entry_has(&rc->live[i], p->family, p->saddr) &&
+		    entry_has(&rc->live[i], p->family, p->dnat ? p->to_addr
+		                                              : p->daddr)) {
+			rc->kept++;
+			return;
+		}
+	if (rc->ndead < rc->capdead)
+		rc->dead[rc->ndead++] = *p;
+}
+
+int path_reconcile(const struct path_cfg *cfg, struct rules *r, struct ct *ct)
+{
+	struct recon rc = { .cap = 65536, .capdead = 4096 };
+	int ret;
+
+	rc.live = calloc(rc.cap, sizeof(*rc.live));
+	rc.dead = calloc(rc.capdead, sizeof(*rc.dead));
+	if (!rc.live || !rc.dead) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = ct_dump_tcp(ct, cfg->ctl_ports, cfg->n_ctl_ports, recon_ct, &rc);
+	if (ret < 0)
+		goto out;
+	ret = rules_pin_list(r, recon_pin, &rc);
+	if (ret < 0)
+		goto out;
+	for (size_t i = 0; i < rc.ndead; i += 64) {
+		size_t n = rc.ndead - i < 64 ? rc.ndead - i : 64;
+		if ((ret = rules_pin_del(r, rc.dead + i, n)) < 0)
+			goto out;
+	}
+	log_info("adopted pinholes: %zu kept (their control connection is "
+	         "live), %zu removed", rc.kept, rc.ndead);
+out:
+	free(rc.live);
+	free(rc.dead);
+	return ret;
 }
 
 void path_log_counters(const struct path_worker *w, unsigned worker)

@@ -282,14 +282,22 @@ void pkt_set_sack(struct pkt_view *v, const uint32_t sack[][2], int n)
 	}
 }
 
-/* One's complement sum (RFC 1071) of p[0..n), big-endian words, added to
- * acc; an odd last byte is padded with zero. */
+/*
+ * One's complement sum (RFC 1071) of p[0..n) added to acc, not yet
+ * folded; an odd last byte is padded with zero. Big-endian 32-bit words
+ * are summed whole: 2^16 is 1 modulo 0xffff, so each counts as its two
+ * 16-bit halves, and 64 bits cannot overflow for a packet.
+ */
 static uint64_t csum_add(uint64_t acc, const uint8_t *p, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i + 1 < n; i += 2)
-		acc += (uint64_t)p[i] << 8 | p[i + 1];
+	for (i = 0; i + 4 <= n; i += 4)
+		acc += rd32(p + i);
+	if (i + 2 <= n) {
+		acc += rd16(p + i);
+		i += 2;
+	}
 	if (i < n)
 		acc += (uint64_t)p[i] << 8;
 	return acc;

@@ -23,6 +23,8 @@ struct queue {
 	struct queue_stats st;
 	void (*fn)(struct queue *, struct queue_pkt *, void *);
 	void *arg;
+	uint32_t batch_id;              /* highest deferred plain accept */
+	bool batch;
 	char rbuf[QUEUE_BUF];
 	char sbuf[0xffff + 512];        /* verdicts */
 };
@@ -135,29 +137,66 @@ static int pkt_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* One batch verdict accepts every packet up to batch_id still queued:
+ * packets are handled in order, so those are exactly the deferred ones. */
+static int flush(struct queue *q)
+{
+	struct nlmsghdr *nlh;
+
+	if (!q->batch)
+		return 0;
+	q->batch = false;
+	nlh = nfq_nlmsg_put(q->sbuf, NFQNL_MSG_VERDICT_BATCH, q->num);
+	nfq_nlmsg_verdict_put(nlh, (int)q->batch_id, NF_ACCEPT);
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0) {
+		q->st.verdict_errors++;
+		return -errno;
+	}
+	q->st.batches++;
+	return 0;
+}
+
 int queue_recv(struct queue *q,
                void (*fn)(struct queue *q, struct queue_pkt *p, void *arg),
                void *arg)
 {
-	ssize_t n = mnl_socket_recvfrom(q->nl, q->rbuf, QUEUE_BUF);
+	int rc = 0;
 
-	if (n < 0) {
-		if (errno == ENOBUFS)
-			q->st.enobufs++;
-		return -errno;
-	}
 	q->fn = fn;
 	q->arg = arg;
-	if (mnl_cb_run(q->rbuf, (size_t)n, 0, q->portid, pkt_cb, q) < 0)
-		return -errno;
-	return 0;
+	/* what is waiting now, up to 64 packets, then one batch verdict for
+	 * the plain accepts among them */
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = recv(mnl_socket_get_fd(q->nl), q->rbuf, QUEUE_BUF,
+		                 i ? MSG_DONTWAIT : 0);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				break;
+			if (errno == ENOBUFS)
+				q->st.enobufs++;
+			rc = -errno;
+			break;
+		}
+		if (mnl_cb_run(q->rbuf, (size_t)n, 0, q->portid, pkt_cb, q) < 0) {
+			rc = -errno;
+			break;
+		}
+	}
+	flush(q);
+	return rc;
 }
 
 int queue_verdict(struct queue *q, uint32_t id, int verdict,
                   const void *data, size_t len)
 {
-	struct nlmsghdr *nlh = nfq_nlmsg_put(q->sbuf, NFQNL_MSG_VERDICT, q->num);
+	struct nlmsghdr *nlh;
 
+	if (verdict == NF_ACCEPT && len == 0) {
+		q->batch_id = id;
+		q->batch = true;
+		return 0;
+	}
+	nlh = nfq_nlmsg_put(q->sbuf, NFQNL_MSG_VERDICT, q->num);
 	nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
 	if (len)
 		nfq_nlmsg_verdict_put_pkt(nlh, data, (uint32_t)len);

@@ -21,7 +21,8 @@ static void test_lines(void **st)
 		"public-ports 2000", "control-ports", "control-ports 0",
 		"table a.b", "table ", "no-rules maybe", "accept-mark 0",
 		"accept-mark 0x100000000", "pin-timeout 0", "nosuch 1",
-		"passive-ports 5-1", "max-line 1",
+		"passive-ports 5-1", "max-line 1", "wan-interface \n\nx",
+		"wan-interface a b", "queue 1\n", "table x\x01",
 	};
 	(void)st;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {

@@ -609,7 +609,7 @@ static void test_reject_total_len(void **st)
 	assert_int_equal(pkt_parse(&v, b, len, sizeof(b)), -EINVAL);
 	/* ... or ending past the payload length, inside trailing bytes */
 	len = mk6(b, ext_hd, sizeof(ext_hd), 0, NULL, 0, NULL, 0);
-	memset(b + len, 0, 64);
+	memset(b + len, 0x50, 64);          /* would pass as doff 5 */
 	b[40 + 8] = 6;
 	b[40 + 8 + 1] = 5;                  /* 48 bytes, 12 past the end */
 	put16(b + 4, 8 + 16 + 20);
