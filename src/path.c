@@ -660,8 +660,16 @@ void path_packet(struct queue *q, struct queue_pkt *p, void *arg)
 	for (int i = ned - 1; i >= 0; i--) {
 		if (pkt_replace(&v, ed[i].off, ed[i].old_len,
 		                (const uint8_t *)ed[i].data, ed[i].new_len) < 0) {
-			log_err("#%u rewrite did not fit the packet", s->sid);
-			continue;
+			/* cannot happen within PKT_MAX; never send a packet
+			 * with some of its rewrites missing */
+			log_err("#%u rewrite did not fit the packet: reset", s->sid);
+			w->count[PATH_C_RESETS]++;
+			make_rst(&v);
+			s->fin |= 4;
+			s->close_ms = w->now_ms;
+			delta = 0;
+			changed = true;
+			goto finish;
 		}
 		delta += (int32_t)ed[i].new_len - (int32_t)ed[i].old_len;
 		changed = true;

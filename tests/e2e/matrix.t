@@ -302,6 +302,12 @@ for scen in $SCENARIOS; do
 			lab_not_ok "$scen ftpgwd exits 0 on SIGTERM (status $LAB_LAST_STATUS)"
 			lab_diag "$(tail -n 20 "$LAB_GW_LOG")"
 		fi
+		lab_diag "$scen ftpgwd sessions: $(grep -c 'sequence adjustment: kernel' "$LAB_GW_LOG") kernel-owned, $(grep -c 'sequence adjustment: fallback' "$LAB_GW_LOG") fallback sequence adjustment"
+		if ip netns exec "$NS_R" nft list tables | grep -q 'inet ftpgw'; then
+			lab_not_ok "$scen no ftpgw table left after SIGTERM"
+		else
+			lab_ok "$scen no ftpgw table left after SIGTERM"
+		fi
 	fi
 	lab_topo_down
 done

@@ -62,6 +62,7 @@ stop_gw() {
 	local pid=$LAB_GW_PID
 	lab_stop_pid "$pid"
 	LAB_GW_PID=
+	lab_diag "$1: ftpgwd sessions: $(grep -c 'sequence adjustment: kernel' "$LAB_GW_LOG") kernel-owned, $(grep -c 'sequence adjustment: fallback' "$LAB_GW_LOG") fallback; $(grep -h 'adopted pinholes' "$LAB_GW_LOG")"
 	if [ "$LAB_LAST_STATUS" = 0 ]; then lab_ok "$1: ftpgwd exits 0 on SIGTERM"
 	else lab_not_ok "$1: ftpgwd exit status $LAB_LAST_STATUS"; lab_diag "$(tail -20 "$LAB_GW_LOG")"; fi
 	if ip netns exec "$NS_R" nft list tables | grep -q 'inet ftpgw'; then
