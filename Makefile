@@ -153,8 +153,9 @@ e2e-compare: all
 bench:
 	@echo "make bench: not built yet (issue 12)" >&2; exit 1
 
-demo:
-	@echo "make demo: not built yet (issue 11; it needs the daemon of issue 10)" >&2; exit 1
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tools/demo.sh
 
 install: $(TOOLS) man
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \

@@ -307,9 +307,16 @@ static void log_event(struct path_worker *w, const struct sess *s,
                       const struct ftp_event *ev, const uint8_t *line,
                       size_t linelen)
 {
-	const char *what = ev->dir == FTP_DIR_CLIENT
-	                   ? ftp_cmd_str(ev->cmd) : "reply";
+	char what[40];
 	(void)w;
+
+	if (ev->dir == FTP_DIR_CLIENT)
+		snprintf(what, sizeof(what), "C %s", ftp_cmd_str(ev->cmd));
+	else if (ev->cmd > FTP_CMD_OTHER)
+		snprintf(what, sizeof(what), "S %u (to %s)", ev->code,
+		         ftp_cmd_str(ev->cmd));
+	else
+		snprintf(what, sizeof(what), "S %u", ev->code);
 
 	if (ev->verdict == FTP_V_REJECT || ev->verdict == FTP_V_RESET ||
 	    (ev->reason != FTP_R_NONE && ev->reason != FTP_R_TLS &&
@@ -323,8 +330,7 @@ static void log_event(struct path_worker *w, const struct sess *s,
 		else
 			snprintf(esc, sizeof(esc), "(%llu bytes)",
 			         (unsigned long long)ev->line_len);
-		log_warn("#%u %c %s %u: %s (%s): %s", s->sid,
-		         ev->dir == FTP_DIR_CLIENT ? 'C' : 'S', what, ev->code,
+		log_warn("#%u %s: %s (%s): %s", s->sid, what,
 		         ftp_verdict_str(ev->verdict), ftp_reason_str(ev->reason),
 		         esc);
 		return;
@@ -337,8 +343,7 @@ static void log_event(struct path_worker *w, const struct sess *s,
 	if (ev->data.mode != FTP_DATA_NONE) {
 		char a[64], b[64];
 
-		log_info("#%u %c %s %u: %s, %s data to %s:%u via %s:%u", s->sid,
-		         ev->dir == FTP_DIR_CLIENT ? 'C' : 'S', what, ev->code,
+		log_info("#%u %s: %s, %s data to %s:%u via %s:%u", s->sid, what,
 		         ftp_verdict_str(ev->verdict),
 		         ev->data.mode == FTP_DATA_ACTIVE ? "active" : "passive",
 		         astr(&ev->data.listen_addr, a, sizeof(a)),

@@ -12,11 +12,14 @@ STEPS is a comma-separated list, run in order on ONE control connection:
     get             RETR /pub/data.bin, checked against --sha256
     noop*N          N NOOP commands, each answered 200
     pause:NAME      write DIR/NAME.ready, wait (bounded) for DIR/NAME.go
+    hold:NAME       the next data step pauses like pause:NAME once its
+                    PORT/EPRT/PASV/EPSV is answered (the pinhole is open)
     quit            QUIT
 
 --chunk N sends every command N bytes per TCP segment (TCP_NODELAY and a
 short pause between pieces), so each line is split over several segments.
 Prints "ok STEP" or "FAIL STEP: why"; exits 0 only if every step passed.
+--trace also prints every command sent ("C> ...") and reply ("S< ...").
 Every wait is bounded by --timeout.
 """
 import argparse
@@ -46,12 +49,15 @@ class Session:
         self.s.connect((a.host, 21))
         self.f = self.s.makefile("rb")
         self.local = self.s.getsockname()[0]
+        self.hold = None
 
     def reply(self):
         line = self.f.readline(4096)
         if not line:
             raise Fail("control connection closed")
         text = line.decode("latin-1").rstrip("\r\n")
+        if self.a.trace:
+            print("S< " + text, flush=True)
         if len(text) < 3 or not text[:3].isdigit():
             raise Fail("not a reply: %r" % text)
         code = text[:3]
@@ -69,6 +75,9 @@ class Session:
         return int(code), text
 
     def send(self, cmd):
+        if self.a.trace:
+            print("C> " + (cmd if not cmd.startswith("PASS") else "PASS ****"),
+                  flush=True)
         data = (cmd + "\r\n").encode("latin-1")
         if self.a.chunk:
             n = self.a.chunk
@@ -129,6 +138,10 @@ class Session:
                     if not m:
                         raise Fail("229 without a port: " + text)
                     addr, port = self.a.host, int(m.group(2))
+            if self.hold:
+                wait_go(self.a, self.hold)
+                self.hold = None
+            if mode not in ("port", "eprt"):
                 conn = socket.create_connection((addr, port), self.a.timeout)
             self.send(command)
             code, text = self.reply()
@@ -177,6 +190,7 @@ def main():
     p.add_argument("--sync")
     p.add_argument("--sha256", default="")
     p.add_argument("--timeout", type=float, default=15)
+    p.add_argument("--trace", action="store_true")
     a = p.parse_args()
     ok = True
     try:
@@ -209,6 +223,8 @@ def main():
             elif step.startswith("noop*"):
                 for i in range(int(step[5:])):
                     s.cmd("NOOP", 200)
+            elif step.startswith("hold:"):
+                s.hold = step[5:]
             elif step.startswith("pause:"):
                 wait_go(a, step[6:])
             elif step == "quit":
