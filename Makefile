@@ -88,13 +88,13 @@ $(B)/ftpgw-line: tools/ftpgw-line.c $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDHARDEN) $^ $(LIBS) -o $@
 
-$(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(CORE_OBJ)
+$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_OBJ)
 	$(say) LD $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) -Wno-missing-prototypes \
 	    $(LDHARDEN) $< $(CORE_OBJ) $(LIBS) -lcmocka -o $@
 
-$(B)/asan/tests/%: tests/unit/%.c tests/unit/testutil.h $(ASAN_OBJ)
+$(B)/asan/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(ASAN_OBJ)
 	$(say) LD-SAN $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) -Wno-missing-prototypes \
