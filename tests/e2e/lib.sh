@@ -39,6 +39,8 @@ LAB_IO_TIMEOUT=${LAB_IO_TIMEOUT:-10} # one control/data read, seconds
 LAB_PASV_MIN=${LAB_PASV_MIN:-30000}
 LAB_PASV_MAX=${LAB_PASV_MAX:-30100}
 LAB_DATA_MB=${LAB_DATA_MB:-4}
+LAB_REST_OFF=${LAB_REST_OFF:-1060977}  # op rest: bytes already local (REST offset)
+LAB_MULTI=${LAB_MULTI:-20}            # op multi: RETRs in one control session
 ACCEPT_MARK=${ACCEPT_MARK:-0x00100000}
 LAB_OPERATOR_MARK_LINE=${LAB_OPERATOR_MARK_LINE:-0}
 FTPGWD=${FTPGWD:-$REPO/build/ftpgwd}
@@ -58,6 +60,7 @@ LAB_RUN=                # per-run temp dir
 LAB_SCEN=               # A, B or C
 LAB_SERVER=             # vsftpd or pyftpdlib, when one runs
 LAB_SERVER_PID=
+LAB_SERVER_AUX_PID=     # a helper of the server (pure-ftpd's syslog listener)
 LAB_SERVER_LOG=
 LAB_GW=none
 LAB_GW_PID=
@@ -180,34 +183,57 @@ lab_apt_install() { # pkg...: install the missing Debian packages
 }
 
 lab_need_tools() {
-	lab_apt_install iproute2 nftables conntrack curl procps python3 python3-pyftpdlib coreutils
+	lab_apt_install iproute2 nftables conntrack curl procps python3 python3-pyftpdlib coreutils \
+		lftp tnftp util-linux
 }
 
-# vsftpd without its maintainer scripts: Debian's package would start a
-# service in the root namespace (and Conflicts: ftp-server). Download the
-# .deb, unpack it into $LAB_PREFIX, install only its shared libraries as
-# ordinary packages. Idempotent.
-lab_need_vsftpd() {
-	local bin=$LAB_PREFIX/usr/sbin/vsftpd dir deb
-	LAB_VSFTPD=$bin
-	lab_apt_install libc6 libcap2 libpam0g libwrap0 libssl3 || return 1
-	if [ -x "$bin" ] && ! ldd "$bin" | grep -q 'not found'; then return 0; fi
+# lab_need_deb PKG BIN LIBPKG...: the package PKG without its maintainer
+# scripts. vsftpd, pure-ftpd and proftpd-core each declare Conflicts:
+# ftp-server (dpkg holds one) and their scripts would start a service in
+# the root namespace. `apt-get download` the .deb into build/e2e/debs/,
+# unpack it with `dpkg-deb -x` into $LAB_PREFIX, install only its shared
+# libraries (LIBPKG) as ordinary packages. Idempotent: 0 when BIN (under
+# $LAB_PREFIX) runs with every library found.
+lab_need_deb() {
+	local pkg=$1 bin=$LAB_PREFIX/$2 dir deb; shift 2
+	lab_apt_install "$@" || return 1
+	if [ -f "$bin" ] && ! ldd "$bin" | grep -q 'not found'; then return 0; fi
 	dir=$REPO/build/e2e/debs
 	mkdir -p "$dir" "$LAB_PREFIX"
-	local debs=("$dir"/vsftpd_*.deb)
+	local debs=("$dir/${pkg}"_*.deb)
 	deb=${debs[0]}
 	if [ ! -f "$deb" ]; then
 		# apt-get download writes to the current directory; -o quiets the
 		# _apt sandbox warning by not dropping privileges for a root dir.
-		(cd "$dir" && apt-get download -q -o APT::Sandbox::User=root vsftpd >&2) ||
-			(apt-get update -q >&2 && cd "$dir" && apt-get download -q -o APT::Sandbox::User=root vsftpd >&2) ||
+		(cd "$dir" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2) ||
+			(apt-get update -q >&2 && cd "$dir" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2) ||
 			return 1
-		debs=("$dir"/vsftpd_*.deb)
+		debs=("$dir/${pkg}"_*.deb)
 		deb=${debs[0]}
 	fi
 	[ -f "$deb" ] || return 1
 	dpkg-deb -x "$deb" "$LAB_PREFIX" || return 1
-	[ -x "$bin" ] && ! ldd "$bin" | grep -q 'not found'
+	[ -f "$bin" ] && ! ldd "$bin" | grep -q 'not found'
+}
+
+lab_need_vsftpd() {
+	LAB_VSFTPD=$LAB_PREFIX/usr/sbin/vsftpd
+	lab_need_deb vsftpd usr/sbin/vsftpd libc6 libcap2 libpam0g libwrap0 libssl3
+}
+
+lab_need_pureftpd() { # pure-ftpd (without pure-ftpd-common: wrapper scripts only)
+	LAB_PUREFTPD=$LAB_PREFIX/usr/sbin/pure-ftpd
+	lab_need_deb pure-ftpd usr/sbin/pure-ftpd libc6 libcap2 libcrypt1 libpam0g libsodium23 libssl3
+}
+
+# proftpd-core, and proftpd-mod-crypto beside it (mod_tls.so, for FTPS
+# later; not loaded by the lab's config)
+lab_need_proftpd() {
+	LAB_PROFTPD=$LAB_PREFIX/usr/sbin/proftpd
+	lab_need_deb proftpd-core usr/sbin/proftpd libc6 libacl1 libcap2 libcrypt1 \
+		libhiredis0.14 libidn2-0 libmemcached11 libmemcachedutil2 libncursesw6 \
+		libpam0g libpcre2-8-0 libpcre2-posix3 libssl3 libtinfo6 zlib1g libsodium23 || return 1
+	lab_need_deb proftpd-mod-crypto usr/lib/proftpd/mod_tls.so libsodium23 libssl3 zlib1g
 }
 
 # --------------------------------------------------------------- run dir
@@ -216,6 +242,7 @@ lab_need_vsftpd() {
 #   ftp/               anon root (root 0755: vsftpd refuses a writable chroot)
 #   ftp/pub/data.bin   $LAB_DATA_MB MiB of random data
 #   ftp/pub/listdir/   a LIST-able directory: entry-01 .. entry-12
+#   ftp/pub/small.bin  64 KiB of random data (op multi)
 #   ftp/upload/        owned by $LAB_VSFTPD_USER (vsftpd's anonymous user) for STOR
 lab_init() {
 	local i
@@ -230,6 +257,11 @@ lab_init() {
 	chmod 0755 "$LAB_RUN/ftp/upload"
 	LAB_DATA=$LAB_RUN/ftp/pub/data.bin
 	LAB_DATA_SHA=$(sha256sum "$LAB_DATA" | cut -d' ' -f1)
+	# op multi fetches this one $LAB_MULTI times: many data connections, little data
+	head -c 65536 /dev/urandom >"$LAB_RUN/ftp/pub/small.bin"
+	chmod a+r "$LAB_RUN/ftp/pub/small.bin"
+	LAB_SMALL=$LAB_RUN/ftp/pub/small.bin
+	LAB_SMALL_SHA=$(sha256sum "$LAB_SMALL" | cut -d' ' -f1)
 	lab_write_pyscripts
 }
 
@@ -474,14 +506,115 @@ EOF
 	echo "$conf"
 }
 
-# lab_server_start vsftpd|pyftpdlib [ANNOUNCE]: in the server namespace,
-# once per scenario; waits (bounded) for port 21 to listen. ANNOUNCE is
-# the address its 227 names instead of its own (vsftpd pasv_address,
-# pyftpdlib masquerade_address): a server configured for its port-forward.
+# pure-ftpd's command line. No config file (Debian's pure-ftpd-common
+# wrapper turns /etc/pure-ftpd/conf/* into options; the lab passes them):
+#   -S ADDR,21 -4|-6   listen on the server's address only, one family
+#   -e                 anonymous only; its root is the home of the system
+#                      user "ftp": private-etc-dev.sh gives the process a
+#                      passwd with ftp = $LAB_VSFTPD_USER's uid/gid, home ftp/
+#   (no -i)            anonymous uploads allowed where the user may write
+#                      (ftp/upload); -M (anonymous MKD) not needed
+#   -p MIN:MAX         the passive range
+#   -P ADDR            only for a server configured for its port-forward
+#                      (the -pub variant): by default the 227 names the
+#                      control connection's local address, its own private one
+#   -H -d -d           no DNS lookups; every command and reply to syslog
+#   -I 1 -g PIDFILE    idle timeout (minutes), pid file in the run dir
+# Foreground by default (-B would daemonize).
+lab_pureftpd_args() { # [ANNOUNCE]
+	local fam=-4; [ "$LAB_FAMILY" = 6 ] && fam=-6
+	local a=(-S "$LAB_SERVER_ADDR,21" "$fam" -e -p "$LAB_PASV_MIN:$LAB_PASV_MAX" -H -d -d
+		-I 1 -C 64 -c 64 -g "$LAB_RUN/pure-ftpd-$LAB_SCEN.pid")
+	[ -n "${1:-}" ] && a+=(-P "$1")
+	printf '%s\n' "${a[@]}"
+}
+
+# proftpd's config, standalone, foreground (-n), as root in a namespace
+lab_proftpd_conf() { # [ANNOUNCE] -> path
+	local conf=$LAB_RUN/etc/proftpd-$LAB_SCEN.conf v6=off masq=""
+	[ "$LAB_FAMILY" = 6 ] && v6=on
+	[ -n "${1:-}" ] && masq="MasqueradeAddress $1"
+	cat >"$conf" <<EOF
+# generated by tests/e2e/lib.sh for scenario $LAB_SCEN
+ServerName "ftpgw lab"
+ServerType standalone
+DefaultServer on
+UseIPv6 $v6
+DefaultAddress $LAB_SERVER_ADDR
+SocketBindTight on
+Port 21
+User nobody
+Group nogroup
+Umask 022
+MaxInstances 64
+# no DNS, no ident, no login delay, no wtmp, no PAM: all local
+UseReverseDNS off
+<IfModule mod_ident.c>
+  IdentLookups off
+</IfModule>
+<IfModule mod_delay.c>
+  DelayEngine off
+</IfModule>
+<IfModule mod_auth_pam.c>
+  AuthPAM off
+</IfModule>
+WtmpLog off
+AuthOrder mod_auth_unix.c
+RequireValidShell off
+ScoreboardFile $LAB_RUN/proftpd-$LAB_SCEN.scoreboard
+PidFile $LAB_RUN/proftpd-$LAB_SCEN.pid
+# data connections; a MasqueradeAddress only for the -pub variant
+PassivePorts $LAB_PASV_MIN $LAB_PASV_MAX
+$masq
+AllowForeignAddress off
+TimeoutIdle 30
+TimeoutNoTransfer 30
+TimeoutStalled 30
+AllowOverwrite on
+# logs: every command and its reply, vsftpd-like ("CMD args" "227 ...")
+SystemLog $LAB_RUN/logs/proftpd-$LAB_SCEN.system.log
+TransferLog NONE
+LogFormat proto "\"%r\" \"%s %S\""
+ExtendedLog $LAB_RUN/logs/proftpd-$LAB_SCEN.proto.log ALL proto
+<Anonymous $LAB_RUN/ftp>
+  User $LAB_VSFTPD_USER
+  Group $LAB_VSFTPD_USER
+  UserAlias anonymous $LAB_VSFTPD_USER
+  UserAlias ftp $LAB_VSFTPD_USER
+  RequireValidShell off
+  MaxClients 64
+  <Limit WRITE>
+    DenyAll
+  </Limit>
+  <Directory upload>
+    <Limit STOR>
+      AllowAll
+    </Limit>
+  </Directory>
+</Anonymous>
+EOF
+	echo "$conf"
+}
+
+# lab_pure_passwd: the host's passwd plus an "ftp" user (pure-ftpd's
+# anonymous user) whose home is the anonymous root
+lab_pure_passwd() {
+	local f=$LAB_RUN/etc/passwd-pure-ftpd uid gid
+	uid=$(id -u "$LAB_VSFTPD_USER") gid=$(id -g "$LAB_VSFTPD_USER")
+	grep -v '^ftp:' /etc/passwd >"$f"
+	echo "ftp:x:$uid:$gid:ftpgw lab anonymous:$LAB_RUN/ftp:/usr/sbin/nologin" >>"$f"
+	echo "$f"
+}
+
+# lab_server_start vsftpd|pyftpdlib|pure-ftpd|proftpd [ANNOUNCE]: in the
+# server namespace, once per scenario; waits (bounded) for port 21 to
+# listen. ANNOUNCE is the address its 227 names instead of its own (vsftpd
+# pasv_address, pyftpdlib masquerade_address, pure-ftpd -P, proftpd
+# MasqueradeAddress): a server configured for its port-forward.
 lab_server_start() {
 	lab_server_stop
 	LAB_SERVER=$1
-	local announce=()
+	local announce=() args
 	[ -n "${2:-}" ] && announce=(--masquerade "$2")
 	LAB_SERVER_LOG=$LAB_RUN/logs/$1-$LAB_SCEN.log
 	case $1 in
@@ -493,6 +626,22 @@ lab_server_start() {
 			--addr "$LAB_SERVER_ADDR" --port 21 --root "$LAB_RUN/ftp" \
 			--pasv "$LAB_PASV_MIN-$LAB_PASV_MAX" --connect-timeout "$LAB_CONNECT_TIMEOUT" \
 			"${announce[@]}" ;;
+	pure-ftpd)
+		lab_need_pureftpd || { lab_diag "pure-ftpd: install failed"; return 1; }
+		# its syslog: a datagram listener on a socket of the run dir,
+		# which the server sees as /dev/log (private-etc-dev.sh)
+		local sock=$LAB_RUN/pure-ftpd-$LAB_SCEN.syslog i
+		rm -f "$sock"
+		lab_spawn "$NS_S" syslog "$LAB_RUN/logs/syslog-$LAB_SCEN.err" "$LAB_PY" "$LAB_RUN/syslogd.py" \
+			"$sock" "$LAB_RUN/logs/pure-ftpd-$LAB_SCEN.proto.log"
+		LAB_SERVER_AUX_PID=$LAB_LAST_PID
+		for ((i = 0; i < 50; i++)); do [ -S "$sock" ] && break; sleep 0.1; done
+		mapfile -t args < <(lab_pureftpd_args "${2:-}")
+		lab_spawn "$NS_S" pure-ftpd "$LAB_SERVER_LOG" "$REPO/tests/e2e/private-etc-dev.sh" \
+			"$(lab_pure_passwd)" "$sock" "$LAB_RUN/pure-ftpd-dev" "$LAB_PUREFTPD" "${args[@]}" ;;
+	proftpd)
+		lab_need_proftpd || { lab_diag "proftpd: install failed"; return 1; }
+		lab_spawn "$NS_S" proftpd "$LAB_SERVER_LOG" "$LAB_PROFTPD" -n -c "$(lab_proftpd_conf "${2:-}")" ;;
 	*) lab_diag "lab_server_start: $1?"; return 1 ;;
 	esac
 	LAB_SERVER_PID=$LAB_LAST_PID
@@ -505,6 +654,7 @@ lab_server_start() {
 
 lab_server_stop() {
 	if [ -n "$LAB_SERVER_PID" ]; then lab_stop_pid "$LAB_SERVER_PID"; LAB_SERVER_PID=; fi
+	if [ -n "$LAB_SERVER_AUX_PID" ]; then lab_stop_pid "$LAB_SERVER_AUX_PID"; LAB_SERVER_AUX_PID=; fi
 	# vsftpd's session processes are its children, not ours: end what is
 	# left in the server namespace by PID
 	[ -n "$LAB_SERVER" ] && [ ${#LAB_NSS[@]} -gt 0 ] && lab_ns_reap "$NS_S"
@@ -522,14 +672,20 @@ lab_host_url() { # address -> URL host part
 
 # lab_ftp CLIENT MODE OP REMOTE LOCAL LOG
 #   CLIENT: curl (honours the 227 address), curl-skip (curl's default:
-#           ignores it, dials the control address), ftplib (trusts 227)
-#   MODE:   pasv epsv port eprt      OP: get put list noop
+#           ignores it, dials the control address), ftplib (trusts 227),
+#           lftp (ftp:fix-pasv-address off: dials the 227 address),
+#           lftp-fix (lftp's defaults: a private 227 address on a public
+#           control connection is replaced by the control address), tnftp
+#   MODE:   pasv epsv port eprt
+#   OP:     get put list noop, rest (LOCAL holds the first $LAB_REST_OFF
+#           bytes: REST and the rest), multi (REMOTE $LAB_MULTI times in one
+#           control session, into LOCAL.1 .. LOCAL.N)
 #   REMOTE: server path; LOCAL: file to write (get, list) or send (put)
 # Runs in the client namespace under `timeout`; returns the client's status.
 # Nothing is verified here but the mode: see lab_check_mode.
 lab_ftp() {
 	local client=$1 mode=$2 op=$3 remote=$4 lpath=$5 log=$6
-	local url args=()
+	local url args=() i
 	url="ftp://$(lab_host_url "$LAB_CONNECT")$remote"
 	case $client in
 	curl|curl-skip)
@@ -545,6 +701,9 @@ lab_ftp() {
 		get|list) args+=(-o "$lpath" "$url") ;;
 		put) args+=(-T "$lpath" "$url") ;;
 		noop) args+=(-I -o "$lpath" "$url") ;;   # SIZE/MDTM: no data connection
+		rest) args+=(-C - -o "$lpath" "$url") ;; # REST <size of LOCAL>
+		multi) # several URLs in one command: curl reuses the control connection
+			for ((i = 1; i <= LAB_MULTI; i++)); do args+=(-o "$lpath.$i" "$url"); done ;;
 		esac
 		ip netns exec "$NS_C" timeout -k 2 $((LAB_TIMEOUT + 5)) curl "${args[@]}" >"$log" 2>&1
 		;;
@@ -552,7 +711,70 @@ lab_ftp() {
 		ip netns exec "$NS_C" timeout -k 2 $((LAB_TIMEOUT + 5)) "$LAB_PY" "$LAB_RUN/ftpc.py" \
 			--host "$LAB_CONNECT" --mode "$mode" --op "$op" --remote "$remote" \
 			--local "$lpath" --connect-timeout "$LAB_CONNECT_TIMEOUT" \
-			--io-timeout "$LAB_IO_TIMEOUT" >"$log" 2>&1
+			--io-timeout "$LAB_IO_TIMEOUT" --count "$LAB_MULTI" >"$log" 2>&1
+		;;
+	lftp|lftp-fix)
+		# a script of commands (-f), its debug trace (-d: "---> CMD",
+		# "<--- reply") on stderr; cmd:fail-exit makes a failed command the
+		# exit status. lftp sends EPRT only on IPv6 (no setting for IPv4).
+		local scr=$log.lftp
+		{
+			echo "set cmd:fail-exit yes"
+			echo "set cmd:interactive no"
+			echo "set net:timeout $LAB_IO_TIMEOUT"
+			echo "set net:max-retries 1"
+			echo "set net:persist-retries 0"
+			echo "set net:reconnect-interval-base 1"
+			echo "set ftp:ssl-allow no"
+			echo "set ftp:auto-passive-mode no"   # no switch to active by itself
+			echo "set xfer:clobber yes"
+			case $mode in
+			pasv) echo "set ftp:passive-mode on"; echo "set ftp:prefer-epsv no" ;;
+			epsv) echo "set ftp:passive-mode on"; echo "set ftp:prefer-epsv yes" ;;
+			port|eprt) echo "set ftp:passive-mode off" ;;
+			esac
+			[ "$client" = lftp ] && echo "set ftp:fix-pasv-address no"
+			echo "open -u anonymous,lab@ ftp://$(lab_host_url "$LAB_CONNECT")"
+			case $op in
+			get) echo "get $remote -o $lpath" ;;
+			put) echo "put $lpath -o $remote" ;;
+			list) echo "ls $remote > $lpath" ;;
+			noop) echo "quote PWD"; echo "!: > $lpath" ;;
+			rest) echo "get -c $remote -o $lpath" ;;
+			multi) for ((i = 1; i <= LAB_MULTI; i++)); do echo "get $remote -o $lpath.$i"; done ;;
+			esac
+			echo "quit"
+		} >"$scr"
+		ip netns exec "$NS_C" timeout -k 2 $((LAB_TIMEOUT + 5)) lftp -d -f "$scr" >"$log" 2>&1
+		;;
+	tnftp)
+		# commands on stdin; -d traces them ("---> CMD"), -v prints the
+		# replies; -q quits a transfer stalled that long. tnftp's exit
+		# status ignores failed commands: an error reply (4xx/5xx) after
+		# login or an "ftp: " error is a failure. epsv4/epsv6: EPSV and
+		# EPRT on, else PASV and PORT.
+		local scr=$log.tnftp ext=off fam=-4 host=$LAB_CONNECT
+		case $mode in epsv|eprt) ext=on ;; esac
+		[ "$LAB_FAMILY" = 6 ] && fam=-6
+		{
+			echo "user anonymous lab@"
+			echo "prompt off"   # else "ls REMOTE LOCAL" asks to confirm LOCAL
+			echo "binary"
+			case $mode in pasv|epsv) echo "passive on" ;; *) echo "passive off" ;; esac
+			echo "epsv4 $ext"; echo "epsv6 $ext"
+			case $op in
+			get) echo "get $remote $lpath" ;;
+			put) echo "put $lpath $remote" ;;
+			list) echo "ls $remote $lpath" ;;
+			noop) echo "pwd"; : >"$lpath" ;;
+			rest) echo "reget $remote $lpath" ;;
+			multi) for ((i = 1; i <= LAB_MULTI; i++)); do echo "get $remote $lpath.$i"; done ;;
+			esac
+			echo "quit"
+		} >"$scr"
+		ip netns exec "$NS_C" timeout -k 2 $((LAB_TIMEOUT + 5)) tnftp -n -v -d "$fam" \
+			-q "$LAB_IO_TIMEOUT" "$host" 21 <"$scr" >"$log" 2>&1 || return
+		! awk '/^230 /{in_=1} in_ && /^[45][0-9][0-9] /{bad=1} /^ftp: /{bad=1} END{exit !bad}' "$log"
 		;;
 	*) echo "lab_ftp: client $client?" >"$log"; return 2 ;;
 	esac
@@ -565,18 +787,20 @@ lab_sent_mode() {
 	case $1 in
 	curl*) grep -q "^> $want" "$3" ;;
 	ftplib) grep -q "^\*cmd\* '$want" "$3" ;;
+	lftp*|tnftp) grep -q "^---> $want" "$3" ;;
 	esac
 }
 
 # lab_check_mode CLIENT MODE LOG: the data connection was negotiated the
-# way the case says (curl falls back from EPSV to PASV and from EPRT to
-# PORT by itself). Prints what it found wrong.
+# way the case says (curl, lftp and tnftp fall back from EPSV to PASV and
+# from EPRT to PORT by themselves). Prints what it found wrong.
 lab_check_mode() {
 	local client=$1 mode=$2 log=$3 bad
 	case $mode in pasv) bad=EPSV ;; epsv) bad=PASV ;; port) bad=EPRT ;; eprt) bad=PORT ;; esac
 	lab_sent_mode "$client" "$mode" "$log" || { echo "no ${mode^^} sent"; return 1; }
 	case $client in
 	curl*) ! grep -q "^> $bad" "$log" || { echo "curl fell back to $bad"; return 1; } ;;
+	lftp*|tnftp) ! grep -q "^---> $bad" "$log" || { echo "$client fell back to $bad"; return 1; } ;;
 	esac
 }
 
@@ -584,11 +808,11 @@ lab_check_mode() {
 # error reply (if any), what curl dialed last, then the client's message
 lab_why() {
 	local reply msg dial
-	reply=$(grep -E "^< [45][0-9][0-9][ -]|^\*resp\* '[45][0-9][0-9]" "$1" | tail -1 |
-		sed -e 's/^< //' -e "s/^\*resp\* '//" -e "s/'\$//")
+	reply=$(grep -E "^< [45][0-9][0-9][ -]|^\*resp\* '[45][0-9][0-9]|^<--- [45][0-9][0-9][ -]|^[45][0-9][0-9] " "$1" | tail -1 |
+		sed -e 's/^< //' -e 's/^<--- //' -e "s/^\*resp\* '//" -e "s/'\$//")
 	dial=$(grep -E '^\* +Trying ' "$1" | tail -1 | sed -E 's/^\* +Trying ([^ ]*)\.\.\.$/\1/')
 	case $dial in *:21|"") dial= ;; esac
-	msg=$(grep -E '^curl: \([0-9]+\)|^ftpc: ' "$1" | tail -1)
+	msg=$(grep -E '^curl: \([0-9]+\)|^ftpc: |^ftp: |^(get|put|ls|ls|quote)[^ ]*: |^lftp: ' "$1" | tail -1)
 	[ -n "$msg" ] || msg=$(tail -1 "$1")
 	case $msg in *"$reply"*) reply= ;; esac
 	msg="${reply:+server: $reply; }${dial:+dialed $dial; }$msg"
@@ -617,6 +841,8 @@ lab_seen_client() {
 	curl*) l=$(grep -E '^< 22[79] |^> (PORT|EPRT) ' "$2" | tail -1 | cut -c3-) ;;
 	ftplib) l=$(grep -E "^\*(cmd|resp)\* '(22[79] |PORT |EPRT )" "$2" | tail -1 |
 		sed -E "s/^\*(cmd|resp)\* '//; s/'\$//") ;;
+	lftp*) l=$(grep -E '^<--- 22[79] |^---> (PORT|EPRT) ' "$2" | tail -1 | cut -c6-) ;;
+	tnftp) l=$(grep -E '^22[79] |^---> (PORT|EPRT) ' "$2" | tail -1 | sed 's/^---> //') ;;
 	esac
 	[ -n "$l" ] && lab_addr_brief "$l"
 }
@@ -626,6 +852,8 @@ lab_server_proto_log() {
 	case $LAB_SERVER in
 	vsftpd) echo "$LAB_RUN/logs/vsftpd-$LAB_SCEN.xfer.log" ;;
 	pyftpdlib) echo "$LAB_SERVER_LOG" ;;
+	pure-ftpd) echo "$LAB_RUN/logs/pure-ftpd-$LAB_SCEN.proto.log" ;;   # its syslog
+	proftpd) echo "$LAB_RUN/logs/proftpd-$LAB_SCEN.proto.log" ;;       # ExtendedLog
 	esac
 }
 
@@ -635,7 +863,10 @@ lab_seen_server() {
 	local f l; f=$(lab_server_proto_log)
 	[ -f "$f" ] || return 0
 	case $LAB_SERVER in
-	vsftpd) l=$(tail -n +"$1" "$f" | grep -oE '"(22[79] |PORT |EPRT )[^"]*"' | tail -1 | tr -d '"') ;;
+	vsftpd|proftpd) l=$(tail -n +"$1" "$f" | grep -oE '"(22[79] |PORT |EPRT )[^"]*"' | tail -1 | tr -d '"') ;;
+	pure-ftpd) # "[DEBUG] Command [port] [h1,...]" and "[DEBUG] 227 Entering ..."
+		l=$(tail -n +"$1" "$f" | grep -oE '\[DEBUG\] (Command \[(port|eprt)\] \[[^]]*\]|22[79] .*)' |
+			tail -1 | sed -E 's/^\[DEBUG\] //; s/^Command \[([a-z]+)\] \[(.*)\]$/\U\1\E \2/') ;;
 	pyftpdlib) l=$(tail -n +"$1" "$f" | grep -oE '(-> 22[79] |<- (PORT|EPRT) ).*' | tail -1 | cut -c4-) ;;
 	esac
 	[ -n "$l" ] && lab_addr_brief "$l"
@@ -652,8 +883,9 @@ lab_dump() { # everything that explains a failure, as TAP comments
 		lab_diag "--- ss -tanp in ${ns%-"$LAB_SFX"}" "$(ip netns exec "$ns" ss -tanp 2>&1 | tail -n 20)"
 	done
 	[ -s "$LAB_SERVER_LOG" ] && lab_diag "--- server log (${LAB_SERVER_LOG##*/})" "$(tail -n 15 "$LAB_SERVER_LOG" 2>&1)"
-	[ -f "$LAB_RUN/logs/vsftpd-$LAB_SCEN.xfer.log" ] && [ "$LAB_SERVER" = vsftpd ] &&
-		lab_diag "--- vsftpd protocol log" "$(tail -n 15 "$LAB_RUN/logs/vsftpd-$LAB_SCEN.xfer.log")"
+	local plog; plog=$(lab_server_proto_log)
+	[ -n "$plog" ] && [ "$plog" != "$LAB_SERVER_LOG" ] && [ -f "$plog" ] &&
+		lab_diag "--- $LAB_SERVER protocol log" "$(tail -n 15 "$plog")"
 	[ -n "$LAB_GW_LOG" ] && [ -f "$LAB_GW_LOG" ] &&
 		lab_diag "--- gateway log (${LAB_GW_LOG##*/})" "$(tail -n 30 "$LAB_GW_LOG")"
 	return 0
@@ -695,6 +927,19 @@ DTPHandler.timeout = 30
 srv = ThreadedFTPServer((a.addr, a.port), FTPHandler)
 srv.serve_forever()
 EOF
+	cat >"$LAB_RUN/syslogd.py" <<'EOF'
+# syslogd.py SOCK LOG: the lab's syslog for pure-ftpd (which logs only
+# through syslog(3)): every datagram on the unix socket SOCK, a line in LOG
+import os, socket, sys
+sock, log = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sock)
+os.chmod(sock, 0o666)
+with open(log, "a", buffering=1) as out:
+    while True:
+        m = s.recv(65536).decode("utf-8", "replace").rstrip("\n\0")
+        out.write(m + "\n")
+EOF
 	cat >"$LAB_RUN/ftpc.py" <<'EOF'
 # python ftplib client for the ftpgw lab: one operation, one mode.
 import argparse, ftplib, socket, sys
@@ -703,7 +948,8 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--host", required=True)
 ap.add_argument("--port", type=int, default=21)
 ap.add_argument("--mode", choices=["pasv", "epsv", "port", "eprt"], required=True)
-ap.add_argument("--op", choices=["get", "put", "list", "noop"], required=True)
+ap.add_argument("--op", choices=["get", "put", "list", "noop", "rest", "multi"], required=True)
+ap.add_argument("--count", type=int, default=20)
 ap.add_argument("--remote", required=True)
 ap.add_argument("--local", required=True)
 ap.add_argument("--connect-timeout", type=float, default=2)
@@ -751,6 +997,16 @@ try:
     if a.op == "get":
         with open(a.local, "wb") as out:
             f.retrbinary("RETR " + a.remote, out.write)
+    elif a.op == "rest":
+        # resume: REST <bytes already in LOCAL>, then append the rest
+        import os
+        with open(a.local, "ab") as out:
+            f.retrbinary("RETR " + a.remote, out.write, rest=os.path.getsize(a.local))
+    elif a.op == "multi":
+        # many data connections on one control connection
+        for i in range(1, a.count + 1):
+            with open("%s.%d" % (a.local, i), "wb") as out:
+                f.retrbinary("RETR " + a.remote, out.write)
     elif a.op == "put":
         with open(a.local, "rb") as inp:
             f.storbinary("STOR " + a.remote, inp)

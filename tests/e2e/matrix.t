@@ -46,18 +46,18 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 SCENARIOS=${SCENARIOS:-"A B C"}
-SERVERS=${SERVERS:-"vsftpd pyftpdlib vsftpd-pub"}
-CLIENTS=${CLIENTS:-"curl curl-skip ftplib"}
+SERVERS=${SERVERS:-"vsftpd pyftpdlib pure-ftpd proftpd vsftpd-pub pure-ftpd-pub proftpd-pub"}
+CLIENTS=${CLIENTS:-"curl curl-skip ftplib lftp lftp-fix tnftp"}
 MODES=${MODES:-"pasv epsv port eprt"}
-OPS=${OPS:-"list get put"}
+OPS=${OPS:-"list get put rest multi"}
 
 in_list() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # the servers of a scenario
 scen_servers() {
 	local s out=""
-	for s in vsftpd pyftpdlib vsftpd-pub; do
-		[ $s = vsftpd-pub ] && [ "$1" != B ] && continue
+	for s in vsftpd pyftpdlib pure-ftpd proftpd vsftpd-pub pure-ftpd-pub proftpd-pub; do
+		case $s in *-pub) [ "$1" != B ] && continue ;; esac
 		in_list $s "$SERVERS" && out="$out $s"
 	done
 	echo "$out"
@@ -68,17 +68,30 @@ scen_modes() {
 	local m out=""
 	for m in pasv epsv port eprt; do
 		[ "$1" = C ] && { [ $m = pasv ] || [ $m = port ]; } && continue
-		[ "${2:-}" = vsftpd-pub ] && [ $m != pasv ] && continue
+		case ${2:-} in *-pub) [ $m != pasv ] && continue ;; esac
 		in_list $m "$MODES" && out="$out $m"
 	done
 	echo "$out"
 }
-# the clients of a mode: curl-skip differs from curl only for PASV
-mode_clients() {
+# the clients of a scenario and mode: curl-skip and lftp-fix differ from
+# curl and lftp only for PASV; lftp sends EPRT only on IPv6 (on IPv4 its
+# active mode is PORT, and no setting changes that)
+mode_clients() { # scen mode
 	local c out=""
-	for c in curl curl-skip ftplib; do
-		[ $c = curl-skip ] && [ "$1" != pasv ] && continue
+	for c in curl curl-skip ftplib lftp lftp-fix tnftp; do
+		case $c in curl-skip|lftp-fix) [ "$2" != pasv ] && continue ;; esac
+		[ $c = lftp ] && [ "$2" = eprt ] && [ "$1" != C ] && continue
 		in_list $c "$CLIENTS" && out="$out $c"
+	done
+	echo "$out"
+}
+# the ops of a client: rest and multi not for curl-skip and lftp-fix (the
+# same control session as curl and lftp; only the PASV dial differs)
+client_ops() {
+	local o out=""
+	for o in $OPS; do
+		case $1.$o in curl-skip.rest|curl-skip.multi|lftp-fix.rest|lftp-fix.multi) continue ;; esac
+		out="$out $o"
 	done
 	echo "$out"
 }
@@ -94,10 +107,10 @@ alg_need() {
 	A.port) echo "PORT names the private 192.168.1.10: needs a rewrite to 203.0.113.1 and a DNAT pinhole for the server's connection back" ;;
 	A.eprt) echo "EPRT names the private 192.168.1.10: needs a rewrite to 203.0.113.1 and a DNAT pinhole for the server's connection back" ;;
 	B.pasv)
-		if [ "$4" = vsftpd-pub ]; then
+		if [ "${4%-pub}" != "$4" ]; then
 			echo "the 227 already names 198.51.100.1 (no rewrite), but nothing forwards 198.51.100.1:<port>: needs a DNAT pinhole to 10.0.0.5"
-		elif [ "$3" = curl-skip ]; then
-			echo "curl ignores the 227 address and dials 198.51.100.1:<port>, which nothing forwards: needs a DNAT pinhole to 10.0.0.5 (no rewrite)"
+		elif [ "$3" = curl-skip ] || [ "$3" = lftp-fix ]; then
+			echo "$3 ignores the private 227 address and dials 198.51.100.1:<port>, which nothing forwards: needs a DNAT pinhole to 10.0.0.5 (no rewrite)"
 		else
 			echo "227 names the private 10.0.0.5, unreachable from the client: needs a rewrite to 198.51.100.1 and a DNAT pinhole"
 		fi ;;
@@ -112,12 +125,37 @@ alg_need() {
 # helper to fail this case (empty: none known)
 kernel_known() {
 	case $1.$2.$4 in
-	B.pasv.vsftpd-pub) echo "nf_conntrack_ftp (loose=0) records no expectation for a 227 naming another address than the server's own 10.0.0.5, so nothing DNATs the data connection" ;;
+	B.pasv.*-pub) echo "nf_conntrack_ftp (loose=0) records no expectation for a 227 naming another address than the server's own 10.0.0.5, so nothing DNATs the data connection" ;;
 	esac
 }
 
 ROWS=()   # summary rows
 row() { ROWS+=("$(printf '%-2s %-4s %-9s %-10s %-4s %-17s %4s  %s' "$@")"); }
+
+# the client's trace has the REST of a resumed download
+rest_sent() { # client log
+	case $1 in
+	curl*) grep -q "^> REST $LAB_REST_OFF" "$2" ;;
+	ftplib) grep -q "^\*cmd\* 'REST $LAB_REST_OFF'" "$2" ;;
+	lftp*|tnftp) grep -q "^---> REST $LAB_REST_OFF" "$2" ;;
+	esac
+}
+# how many times the client sent the mode's command, and logged in
+mode_cmds() { # client mode log
+	local m=${2^^}
+	case $1 in
+	curl*) grep -c "^> $m" "$3" ;;
+	ftplib) grep -c "^\*cmd\* '$m" "$3" ;;
+	lftp*|tnftp) grep -c "^---> $m" "$3" ;;
+	esac
+}
+logins() { # client log
+	case $1 in
+	curl*) grep -c "^> USER " "$2" ;;
+	ftplib) grep -c "^\*cmd\* 'USER " "$2" ;;
+	lftp*|tnftp) grep -c "^---> USER " "$2" ;;
+	esac
+}
 
 CASE_N=0
 # run_case SERVER MODE CLIENT OP
@@ -130,8 +168,11 @@ run_case() {
 	log=$LAB_RUN/cases/$CASE_N-$LAB_SCEN-$srv-$mode-$client-$op.log
 	case $op in
 	list) remote=/pub/listdir/ lpath=$LAB_RUN/out/$CASE_N.list
-	      [ "$client" = ftplib ] && remote=/pub/listdir ;;
+	      case $client in ftplib|tnftp) remote=/pub/listdir ;; esac ;;
 	get)  remote=/pub/data.bin lpath=$LAB_RUN/out/$CASE_N.bin ;;
+	rest) remote=/pub/data.bin lpath=$LAB_RUN/out/$CASE_N.bin
+	      head -c "$LAB_REST_OFF" "$LAB_DATA" >"$lpath" ;;
+	multi) remote=/pub/small.bin lpath=$LAB_RUN/out/$CASE_N.small ;;
 	put)  name=up-$LAB_SCEN-$srv-$mode-$client.bin
 	      remote=/upload/$name lpath=$LAB_DATA
 	      rm -f "$(lab_server_file "$name")" ;;
@@ -157,6 +198,23 @@ run_case() {
 		get)
 			[ "$(sha256sum <"$lpath" | cut -d' ' -f1)" = "$LAB_DATA_SHA" ] ||
 				detail="download sha256 differs ($(stat -c %s "$lpath" 2>/dev/null || echo 0) bytes)" ;;
+		rest)
+			if ! rest_sent "$client" "$log"; then
+				detail="no REST $LAB_REST_OFF sent"
+			elif [ "$(sha256sum <"$lpath" | cut -d' ' -f1)" != "$LAB_DATA_SHA" ]; then
+				detail="resumed download sha256 differs ($(stat -c %s "$lpath" 2>/dev/null || echo 0) bytes)"
+			fi ;;
+		multi)
+			local i bad=0 cmds
+			for ((i = 1; i <= LAB_MULTI; i++)); do
+				[ "$(sha256sum <"$lpath.$i" 2>/dev/null | cut -d' ' -f1)" = "$LAB_SMALL_SHA" ] || bad=$((bad + 1))
+			done
+			cmds=$(mode_cmds "$client" "$mode" "$log")
+			if [ $bad != 0 ]; then
+				detail="$bad of $LAB_MULTI downloads differ"
+			elif [ "$cmds" -lt "$LAB_MULTI" ] || [ "$(logins "$client" "$log")" != 1 ]; then
+				detail="not $LAB_MULTI transfers in one session ($cmds ${mode^^}, $(logins "$client" "$log") logins)"
+			fi ;;
 		put)
 			local f; f=$(lab_server_file "$name")
 			[ -f "$f" ] && [ "$(sha256sum <"$f" | cut -d' ' -f1)" = "$LAB_DATA_SHA" ] ||
@@ -164,6 +222,7 @@ run_case() {
 		esac
 	fi
 	rm -f "$LAB_RUN/out/$CASE_N".*
+	[ "$op" = multi ] && [ "$GW" != none ] && [ -z "$detail" ] && seen="$seen ($LAB_MULTI RETRs, one session)"
 	need=$(alg_need "$LAB_SCEN" "$mode" "$client" "$srv")
 	if [ "$GW" = none ] && [ -n "$need" ]; then
 		if [ -n "$detail" ] && ! lab_sent_mode "$client" "$mode" "$log"; then
@@ -248,7 +307,7 @@ start_gw() {
 
 start_server() { # label
 	case $1 in
-	vsftpd-pub) lab_server_start vsftpd "$LAB_ROUTER_WAN" ;;
+	*-pub) lab_server_start "${1%-pub}" "$LAB_ROUTER_WAN" ;;
 	*) lab_server_start "$1" ;;
 	esac
 }
@@ -257,8 +316,11 @@ T0=$(lab_now)
 lab_init
 lab_diag "ftpgw e2e matrix: GW=$GW, run dir $LAB_RUN, suffix $LAB_SFX"
 lab_need_tools >/dev/null || echo "Bail out! tools missing (iproute2 nftables conntrack curl python3-pyftpdlib)"
-HAVE_VSFTPD=1
-lab_need_vsftpd >/dev/null || HAVE_VSFTPD=0
+# the servers installed from unpacked .debs (lib.sh, lab_need_deb)
+declare -A HAVE=([pyftpdlib]=1)
+lab_need_vsftpd >/dev/null && HAVE[vsftpd]=1
+lab_need_pureftpd >/dev/null && HAVE[pure-ftpd]=1
+lab_need_proftpd >/dev/null && HAVE[proftpd]=1
 
 for scen in $SCENARIOS; do
 	lab_topo "$scen"
@@ -271,18 +333,18 @@ for scen in $SCENARIOS; do
 	fi
 	[ "$GW" = none ] || lab_ok "$scen gateway $GW started"
 	for srv in $(scen_servers "$scen"); do
-		if [ "${srv%-pub}" = vsftpd ] && [ $HAVE_VSFTPD = 0 ]; then
-			lab_skip "$scen $srv cases" "vsftpd could not be installed (lab_need_vsftpd)"
+		if [ -z "${HAVE[${srv%-pub}]:-}" ]; then
+			lab_skip "$scen $srv cases" "${srv%-pub} could not be installed (lib.sh, lab_need_deb)"
 			continue
 		fi
 		if ! start_server "$srv"; then
 			lab_not_ok "$scen $srv started in the server namespace"
 			continue
 		fi
-		for c in curl ftplib; do in_list $c "$CLIENTS" && control_case "$srv" $c; done
+		for c in curl ftplib lftp tnftp; do in_list $c "$CLIENTS" && control_case "$srv" $c; done
 		for mode in $(scen_modes "$scen" "$srv"); do
-			for client in $(mode_clients "$mode"); do
-				for op in $OPS; do run_case "$srv" "$mode" "$client" "$op"; done
+			for client in $(mode_clients "$scen" "$mode"); do
+				for op in $(client_ops "$client"); do run_case "$srv" "$mode" "$client" "$op"; done
 			done
 		done
 		lab_server_stop
@@ -319,9 +381,9 @@ lab_diag "" "why each case needs an ALG (forward policy drop, plus NAT where an 
 for scen in $SCENARIOS; do
 	for srv in $(scen_servers "$scen"); do
 		for mode in $(scen_modes "$scen" "$srv"); do
-			for client in $(mode_clients "$mode"); do
-				[ "$srv" = pyftpdlib ] && continue   # same reasons as vsftpd
-				srvnote=""; [ "$srv" = vsftpd-pub ] && srvnote=" (vsftpd-pub)"
+			for client in $(mode_clients "$scen" "$mode"); do
+				case $srv in vsftpd|vsftpd-pub) ;; *) continue ;; esac   # the others: the same reasons
+				srvnote=""; [ "$srv" = vsftpd-pub ] && srvnote=" (a -pub server)"
 				lab_diag "  $scen ${mode^^} $client$srvnote: $(alg_need "$scen" "$mode" "$client" "$srv")"
 			done
 		done
