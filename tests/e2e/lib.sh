@@ -702,7 +702,10 @@ lab_ftp() {
 		put) args+=(-T "$lpath" "$url") ;;
 		noop) args+=(-I -o "$lpath" "$url") ;;   # SIZE/MDTM: no data connection
 		rest) args+=(-C - -o "$lpath" "$url") ;; # REST <size of LOCAL>
-		multi) # several URLs in one command: curl reuses the control connection
+		multi) # several URLs in one command: curl reuses the control
+			# connection; --fail-early: stop at the first failed transfer
+			# (else each of them waits out its own timeouts)
+			args+=(--fail-early)
 			for ((i = 1; i <= LAB_MULTI; i++)); do args+=(-o "$lpath.$i" "$url"); done ;;
 		esac
 		ip netns exec "$NS_C" timeout -k 2 $((LAB_TIMEOUT + 5)) curl "${args[@]}" >"$log" 2>&1
@@ -751,7 +754,7 @@ lab_ftp() {
 		# commands on stdin; -d traces them ("---> CMD"), -v prints the
 		# replies; -q quits a transfer stalled that long. tnftp's exit
 		# status ignores failed commands: an error reply (4xx/5xx) after
-		# login or an "ftp: " error is a failure. epsv4/epsv6: EPSV and
+		# login or a "tnftp: " error is a failure. epsv4/epsv6: EPSV and
 		# EPRT on, else PASV and PORT.
 		local scr=$log.tnftp ext=off fam=-4 host=$LAB_CONNECT
 		case $mode in epsv|eprt) ext=on ;; esac
@@ -774,7 +777,7 @@ lab_ftp() {
 		} >"$scr"
 		ip netns exec "$NS_C" timeout -k 2 $((LAB_TIMEOUT + 5)) tnftp -n -v -d "$fam" \
 			-q "$LAB_IO_TIMEOUT" "$host" 21 <"$scr" >"$log" 2>&1 || return
-		! awk '/^230 /{in_=1} in_ && /^[45][0-9][0-9] /{bad=1} /^ftp: /{bad=1} END{exit !bad}' "$log"
+		! awk '/^230 /{in_=1} in_ && /^[45][0-9][0-9] /{bad=1} /^t?n?ftp: /{bad=1} END{exit !bad}' "$log"
 		;;
 	*) echo "lab_ftp: client $client?" >"$log"; return 2 ;;
 	esac
@@ -812,7 +815,7 @@ lab_why() {
 		sed -e 's/^< //' -e 's/^<--- //' -e "s/^\*resp\* '//" -e "s/'\$//")
 	dial=$(grep -E '^\* +Trying ' "$1" | tail -1 | sed -E 's/^\* +Trying ([^ ]*)\.\.\.$/\1/')
 	case $dial in *:21|"") dial= ;; esac
-	msg=$(grep -E '^curl: \([0-9]+\)|^ftpc: |^ftp: |^(get|put|ls|ls|quote)[^ ]*: |^lftp: ' "$1" | tail -1)
+	msg=$(grep -E '^curl: \([0-9]+\)|^ftpc: |^tnftp: |^(get|put|ls|quote)[^ ]*: |^lftp: ' "$1" | tail -1)
 	[ -n "$msg" ] || msg=$(tail -1 "$1")
 	case $msg in *"$reply"*) reply= ;; esac
 	msg="${reply:+server: $reply; }${dial:+dialed $dial; }$msg"

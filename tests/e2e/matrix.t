@@ -7,15 +7,24 @@
 # private address), C (IPv6, no NAT) -- lib.sh has the drawing. For each
 # scenario, each server (each started once per scenario), each mode (PASV
 # EPSV PORT EPRT on IPv4; EPSV EPRT on IPv6) and each client: a LIST, a
-# download and an upload, both checked by sha256, and the mode checked in
-# the client's trace (curl falls back from EPSV to PASV and EPRT to PORT).
+# download and an upload, both checked by sha256, a resumed download (REST,
+# sha256 of the whole file) and $LAB_MULTI downloads in one control session
+# (each checked); the mode checked in the client's trace (curl, lftp and
+# tnftp fall back from EPSV to PASV and EPRT to PORT by themselves).
 #
-#   servers  vsftpd, pyftpdlib; in B also vsftpd-pub: vsftpd with
-#            pasv_address=198.51.100.1, a server configured for its
-#            port-forward (PASV only: the other modes carry no server address)
+#   servers  vsftpd, pyftpdlib, pure-ftpd, proftpd; in B also vsftpd-pub,
+#            pure-ftpd-pub, proftpd-pub: configured for their port-forward
+#            (their 227 names 198.51.100.1; PASV only: the other modes
+#            carry no server address)
 #   clients  curl (--no-ftp-skip-pasv-ip: dials the 227 address),
 #            curl-skip (curl's default: dials the control address; PASV only),
-#            ftplib (trust_server_pasv_ipv4_address=True)
+#            ftplib (trust_server_pasv_ipv4_address=True),
+#            lftp (ftp:fix-pasv-address off: dials the 227 address; no EPRT
+#            on IPv4: lftp has no setting for it),
+#            lftp-fix (lftp's defaults: a private 227 address is replaced by
+#            the control address; PASV only), tnftp (epsv4/epsv6 on or off)
+#   ops      list get put for every client; rest and multi for
+#            SESSION_CLIENTS (default "curl ftplib"; lftp and tnftp can)
 #
 # Expectations:
 #   GW=none    every data connection needs an ALG (forward policy drop): a
@@ -26,9 +35,11 @@
 #   GW=ftpgwd  every case must pass. FTPGWD (binary), FTPGWD_ARGS and
 #              FTPGWD_ARGS_A/_B/_C (per scenario, override FTPGWD_ARGS);
 #              LAB_OPERATOR_MARK_LINE defaults to 1 (the accept-mark line).
-# Subsets: SCENARIOS="A B C" SERVERS="vsftpd pyftpdlib vsftpd-pub"
-#          CLIENTS="curl curl-skip ftplib" MODES="pasv epsv port eprt"
-#          OPS="list get put"; LAB_KEEP=1 keeps the run's temp dir.
+# Subsets: SCENARIOS="A B C"
+#          SERVERS="vsftpd pyftpdlib pure-ftpd proftpd vsftpd-pub pure-ftpd-pub proftpd-pub"
+#          CLIENTS="curl curl-skip ftplib lftp lftp-fix tnftp" MODES="pasv epsv port eprt"
+#          OPS="list get put rest multi" SESSION_CLIENTS="curl ftplib";
+#          LAB_KEEP=1 keeps the run's temp dir.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 GW=${GW:-none}
@@ -50,6 +61,7 @@ SERVERS=${SERVERS:-"vsftpd pyftpdlib pure-ftpd proftpd vsftpd-pub pure-ftpd-pub 
 CLIENTS=${CLIENTS:-"curl curl-skip ftplib lftp lftp-fix tnftp"}
 MODES=${MODES:-"pasv epsv port eprt"}
 OPS=${OPS:-"list get put rest multi"}
+SESSION_CLIENTS=${SESSION_CLIENTS:-"curl ftplib"}   # clients that run ops rest and multi
 
 in_list() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -85,12 +97,15 @@ mode_clients() { # scen mode
 	done
 	echo "$out"
 }
-# the ops of a client: rest and multi not for curl-skip and lftp-fix (the
-# same control session as curl and lftp; only the PASV dial differs)
+# the ops of a client: rest and multi only for SESSION_CLIENTS (default
+# curl and ftplib; lftp and tnftp do them too, at a cost in run time --
+# proftpd's standalone parent sleeps 0.4 s after each session ends before
+# it accepts the next one). Never for curl-skip and lftp-fix: the same
+# control session as curl and lftp, only the PASV dial differs.
 client_ops() {
 	local o out=""
 	for o in $OPS; do
-		case $1.$o in curl-skip.rest|curl-skip.multi|lftp-fix.rest|lftp-fix.multi) continue ;; esac
+		case $o in rest|multi) in_list "$1" "$SESSION_CLIENTS" || continue ;; esac
 		out="$out $o"
 	done
 	echo "$out"
