@@ -1,9 +1,15 @@
-/* packets.h - real packets from the Linux 6.18 TCP stack, shared by the pkt
- * and seq unit tests (pkt_test.c says how they were captured). */
+/* packets.h - real packets from the Linux 6.18 TCP stack and a reference
+ * checksum, shared by the pkt and seq unit tests (pkt_test.c says how the
+ * packets were captured). */
 #ifndef FTPGW_TEST_PACKETS_H
 #define FTPGW_TEST_PACKETS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "pkt.h"
 
 /* IPv4, NOP NOP TS, PSH|ACK, the PORT line. IP 0xcec8, TCP 0xa4e2. */
 static const uint8_t real_v4ts_data[71] = {
@@ -57,5 +63,93 @@ static const uint8_t real_v6ts_sack3[100] = {
 	0xff, 0xff, 0xff, 0xc9, 0xff, 0xff, 0xff, 0xd3, 0xff, 0xff, 0xff, 0x65,
 	0xff, 0xff, 0xff, 0x79,
 };
+
+/* A reference checksum computation, written apart from pkt.c, so a
+ * packet is never judged by the code under test alone. */
+/* Native-order sum of p[0..n) added to the folded partial sum acc. */
+static inline uint16_t ref_sum(uint16_t acc, const uint8_t *p, size_t n)
+{
+	uint32_t s = acc;
+	uint16_t w;
+
+	while (n >= 2) {
+		memcpy(&w, p, 2);
+		s += w;
+		s = (s & 0xffff) + (s >> 16);
+		p += 2;
+		n -= 2;
+	}
+	if (n) {
+		uint8_t last[2] = { p[0], 0 };
+
+		memcpy(&w, last, 2);
+		s += w;
+		s = (s & 0xffff) + (s >> 16);
+	}
+	return (uint16_t)s;
+}
+
+/* The checksum bytes (memory order) for the IPv4 header b[0..ihl). */
+static inline void ref_ip4(const uint8_t *b, size_t ihl, uint8_t out[2])
+{
+	uint8_t h[60];
+	uint16_t c;
+
+	memcpy(h, b, ihl);
+	h[10] = h[11] = 0;
+	c = (uint16_t)~ref_sum(0, h, ihl);
+	memcpy(out, &c, 2);
+}
+
+/* The checksum bytes for the TCP segment b[l4off..len). */
+static inline void ref_tcp(const uint8_t *b, size_t len, size_t l4off, uint8_t out[2])
+{
+	static uint8_t seg[PKT_MAX + 64];
+	uint8_t ph[40];
+	size_t tl = len - l4off, phl;
+	uint16_t c;
+
+	memset(ph, 0, sizeof(ph));
+	if (b[0] >> 4 == 4) {
+		memcpy(ph, b + 12, 8);
+		ph[9] = 6;
+		ph[10] = (uint8_t)(tl >> 8);
+		ph[11] = (uint8_t)tl;
+		phl = 12;
+	} else {
+		memcpy(ph, b + 8, 32);
+		ph[32] = (uint8_t)(tl >> 24);
+		ph[33] = (uint8_t)(tl >> 16);
+		ph[34] = (uint8_t)(tl >> 8);
+		ph[35] = (uint8_t)tl;
+		ph[39] = 6;
+		phl = 40;
+	}
+	memcpy(seg, b + l4off, tl);
+	seg[16] = seg[17] = 0;
+	c = (uint16_t)~ref_sum(ref_sum(0, ph, phl), seg, tl);
+	memcpy(out, &c, 2);
+}
+
+/* Are the packet's checksums what the reference computes? */
+static inline bool ref_ok(const uint8_t *b, size_t len, size_t l4off)
+{
+	uint8_t c[2];
+
+	if (b[0] >> 4 == 4) {
+		ref_ip4(b, (size_t)(b[0] & 15) * 4, c);
+		if (memcmp(c, b + 10, 2) != 0)
+			return false;
+	}
+	ref_tcp(b, len, l4off, c);
+	return memcmp(c, b + l4off + 16, 2) == 0;
+}
+
+static inline void ref_fix(uint8_t *b, size_t len, size_t l4off)
+{
+	if (b[0] >> 4 == 4)
+		ref_ip4(b, (size_t)(b[0] & 15) * 4, b + 10);
+	ref_tcp(b, len, l4off, b + l4off + 16);
+}
 
 #endif
