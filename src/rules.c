@@ -326,49 +326,28 @@ static void rb_add(struct rb *b, struct nftnl_expr *e)
 	nftnl_rule_add_expr(b->r, e);
 }
 
-static void x_meta(struct rb *b, uint32_t key, uint32_t dreg)
+/* A meta or ct expression: load key into a register, or (sreg) set key
+ * from one. */
+static void x_keyreg(struct rb *b, const char *name, uint16_t key_attr,
+                     uint32_t key, uint16_t reg_attr, uint32_t reg)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+	struct nftnl_expr *e = nftnl_expr_alloc(name);
 
 	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+		nftnl_expr_set_u32(e, key_attr, key);
+		nftnl_expr_set_u32(e, reg_attr, reg);
 	}
 	rb_add(b, e);
 }
 
-static void x_meta_set(struct rb *b, uint32_t key, uint32_t sreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, sreg);
-	}
-	rb_add(b, e);
-}
-
-static void x_ct(struct rb *b, uint32_t key, uint32_t dreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
-	}
-	rb_add(b, e);
-}
-
-static void x_ct_set(struct rb *b, uint32_t key, uint32_t sreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, sreg);
-	}
-	rb_add(b, e);
-}
+#define x_meta(b, key, dreg) \
+	x_keyreg(b, "meta", NFTNL_EXPR_META_KEY, key, NFTNL_EXPR_META_DREG, dreg)
+#define x_meta_set(b, key, sreg) \
+	x_keyreg(b, "meta", NFTNL_EXPR_META_KEY, key, NFTNL_EXPR_META_SREG, sreg)
+#define x_ct(b, key, dreg) \
+	x_keyreg(b, "ct", NFTNL_EXPR_CT_KEY, key, NFTNL_EXPR_CT_DREG, dreg)
+#define x_ct_set(b, key, sreg) \
+	x_keyreg(b, "ct", NFTNL_EXPR_CT_KEY, key, NFTNL_EXPR_CT_SREG, sreg)
 
 static void x_cmp(struct rb *b, uint32_t sreg, uint32_t op, const void *data,
                   uint32_t len)
