@@ -15,12 +15,16 @@
 #include "path.h"
 #include "rules.h"
 
+#define CONF_MAX_CPUS 64
+
 struct conf {
 	struct ftp_policy pol;
 	struct path_cfg path;
 	struct rules_cfg rules;
 	char wan_if[16];
 	struct ftp_portrange public_ports;   /* 0-0: keep the ports */
+	uint16_t cpus[CONF_MAX_CPUS];        /* worker i runs on cpus[i % n] */
+	unsigned ncpus;                      /* 0: not pinned */
 	bool foreground;
 	int verbose;
 };

@@ -98,6 +98,33 @@ bad_queue:
 		         "most 64 queues)", val);
 		return -1;
 	}
+	if (!strcmp(key, "cpus")) {
+		/* a list of CPU numbers, worker i pinned to the i-th (cycling) */
+		const char *q = val;
+		unsigned n = 0;
+		while (*q) {
+			char one[8];
+			size_t k = strcspn(q, ",");
+			if (k == 0 || k >= sizeof(one) || n == CONF_MAX_CPUS)
+				goto bad_cpus;
+			memcpy(one, q, k);
+			one[k] = '\0';
+			if (num(one, 0, 4095, &v) < 0)
+				goto bad_cpus;
+			c->cpus[n++] = (uint16_t)v;
+			q += k;
+			if (*q == ',' && *++q == '\0')
+				goto bad_cpus;
+		}
+		if (n == 0)
+			goto bad_cpus;
+		c->ncpus = n;
+		return 0;
+bad_cpus:
+		snprintf(err, errlen, "cpus: '%s' is not a list of CPU numbers "
+		         "(0-4095, at most %u, comma-separated)", val, CONF_MAX_CPUS);
+		return -1;
+	}
 	if (!strcmp(key, "public-address")) {
 		struct ftp_addr a;
 		if (ftp_addr_parse(&a, val) < 0) {
@@ -305,6 +332,9 @@ void conf_print(const struct conf *c, FILE *f)
 		        ftp_addr_str(&c->path.public6, a, sizeof(a)));
 	if (c->wan_if[0])
 		fprintf(f, "wan-interface %s\n", c->wan_if);
+	for (unsigned i = 0; i < c->ncpus; i++)
+		fprintf(f, "%s%u%s", i ? "," : "cpus ", c->cpus[i],
+		        i + 1 == c->ncpus ? "\n" : "");
 	if (c->public_ports.lo)
 		fprintf(f, "public-ports %u-%u\n", c->public_ports.lo,
 		        c->public_ports.hi);

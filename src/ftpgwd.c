@@ -2,7 +2,9 @@
  * ftpgwd.c - the daemon: options, start-up, one worker thread per queue,
  * shutdown. See ftpgwd(8).
  */
+#define _GNU_SOURCE   /* pthread_setaffinity_np */
 #include <errno.h>
+#include <sched.h>
 #include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
@@ -39,6 +41,7 @@ struct worker {
 	struct rules *r;
 	struct ct *ct;
 	struct path_worker *pw;
+	int cpu;                    /* -1: not pinned */
 	bool started;
 };
 
@@ -55,6 +58,15 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct pollfd pfd = { .fd = queue_fd(w->q), .events = POLLIN };
 	uint64_t last_tick = 0;
+
+	if (w->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+			log_warn("queue %u: cannot run on CPU %d (cpus)", w->num,
+			         w->cpu);
+	}
 
 	while (!stop_flag) {
 		int n = poll(&pfd, 1, 1000);
@@ -82,7 +94,8 @@ static void usage(FILE *f)
 	      "              [--public-address ADDR] [--wan-interface IF]\n"
 	      "              [--public-ports LO-HI] [--control-ports 21,2121]\n"
 	      "              [--table NAME] [--no-rules] [--fail-open]\n"
-	      "              [--accept-mark MASK] [--policy KEY=VALUE]\n"
+	      "              [--accept-mark MASK] [--cpus C,C,...]\n"
+	      "              [--policy KEY=VALUE]\n"
 	      "              [--check-config] [-v|--verbose]\n"
 	      "See ftpgwd(8).\n", f);
 }
@@ -99,6 +112,7 @@ static const struct option opts[] = {
 	{ "no-rules", no_argument, NULL, 2 },
 	{ "fail-open", no_argument, NULL, 2 },
 	{ "accept-mark", required_argument, NULL, 1 },
+	{ "cpus", required_argument, NULL, 1 },
 	{ "policy", required_argument, NULL, 'p' },
 	{ "check-config", no_argument, NULL, 'C' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -242,6 +256,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < nq; i++) {
 		struct worker *w = &ws[i];
 		w->num = (uint16_t)(c.rules.queue_lo + i);
+		w->cpu = c.ncpus ? (int)c.cpus[i % c.ncpus] : -1;
 		if ((rc = queue_open(&w->q, w->num, 4096, c.rules.fail_open, err,
 		                     sizeof(err))) < 0) {
 			log_err("%s", err);

@@ -13,6 +13,7 @@ static void test_lines(void **st)
 		"control-ports 21,2121", "table ftpgw2", "no-rules yes",
 		"fail-open no", "accept-mark 0x00100000", "pin-timeout 30",
 		"passive-ports 30000-30100", "allow-fxp no", "max-line 512",
+		"cpus 1", "cpus 0,1",
 	};
 	static const char *const bad[] = {
 		"queue", "queue x", "queue 5:3", "queue 0:100", "queue 70000",
@@ -23,6 +24,8 @@ static void test_lines(void **st)
 		"accept-mark 0x100000000", "pin-timeout 0", "nosuch 1",
 		"passive-ports 5-1", "max-line 1", "wan-interface \n\nx",
 		"wan-interface a b", "queue 1\n", "table x\x01",
+		"cpus", "cpus x", "cpus 0,", "cpus ,1", "cpus 0,,1", "cpus 4096",
+		"cpus -1",
 	};
 	(void)st;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -48,6 +51,10 @@ static void test_lines(void **st)
 	assert_int_equal(conf_line(&c, "passive-ports=30000-30100", err,
 	                           sizeof(err)), 0);
 	assert_int_equal(c.pol.passive_ports.hi, 30100);
+	assert_int_equal(conf_line(&c, "cpus 1,0,1", err, sizeof(err)), 0);
+	assert_int_equal(c.ncpus, 3);
+	assert_int_equal(c.cpus[0], 1);
+	assert_int_equal(c.cpus[1], 0);
 }
 
 /* every bad line reported with file:line, and the count returned */
