@@ -26,6 +26,7 @@
  */
 #include "rules.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1411,44 +1412,37 @@ static const struct fam *pin_fam(const struct rules_pin *p)
 	return p->family == 4 ? &fams[0] : p->family == 6 ? &fams[1] : NULL;
 }
 
-/* One element message into the batch. */
+/* One element message into the batch, written with libmnl directly (what
+ * libnftnl's set-element builder writes, without its allocations: this
+ * runs for every data connection). */
 static void build_elem(struct bld *x, uint16_t type, uint16_t flags,
                        const char *table, const char *set, const void *key,
                        uint32_t klen, const void *data, uint32_t dlen,
                        uint64_t timeout_ms)
 {
-	struct nftnl_set *s;
-	struct nftnl_set_elem *e;
 	struct nlmsghdr *nlh;
+	struct nlattr *list, *elem, *n;
 
 	if (x->err)
 		return;
-	s = nftnl_set_alloc();
-	e = nftnl_set_elem_alloc();
-	if (!s || !e)
-		goto oom;
-	nftnl_set_elem_add(s, e);
-	if (nftnl_set_set_str(s, NFTNL_SET_TABLE, table) < 0 ||
-	    nftnl_set_set_str(s, NFTNL_SET_NAME, set) < 0 ||
-	    nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, klen) < 0 ||
-	    (data && nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data, dlen) < 0)) {
-		nftnl_set_free(s);
-		x->err = -ENOMEM;
-		return;
-	}
-	if (timeout_ms)
-		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
 	nlh = bld_hdr(x, type, flags, NULL);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	elem = mnl_attr_nest_start(nlh, 1);
+	if (timeout_ms)
+		mnl_attr_put_u64(nlh, NFTA_SET_ELEM_TIMEOUT, htobe64(timeout_ms));
+	n = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, klen, key);
+	mnl_attr_nest_end(nlh, n);
+	if (data) {
+		n = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
+		mnl_attr_put(nlh, NFTA_DATA_VALUE, dlen, data);
+		mnl_attr_nest_end(nlh, n);
+	}
+	mnl_attr_nest_end(nlh, elem);
+	mnl_attr_nest_end(nlh, list);
 	bld_next(x);
-	return;
-oom:
-	if (s)
-		nftnl_set_free(s);
-	else if (e)
-		nftnl_set_elem_free(e);
-	x->err = -ENOMEM;
 }
 
 /* Which pinhole (and set) is message number off (0 = the first after
