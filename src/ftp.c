@@ -288,14 +288,40 @@ static int fmt(size_t len, int r)
 	return r < 0 || (size_t)r >= len ? -1 : r;
 }
 
+/* v (0-255) in decimal at o; returns the digits written (1-3) */
+static size_t put_u8(char *o, unsigned v)
+{
+	size_t n = 0;
+
+	if (v >= 100)
+		o[n++] = (char)('0' + v / 100);
+	if (v >= 10)
+		o[n++] = (char)('0' + v / 10 % 10);
+	o[n++] = (char)('0' + v % 10);
+	return n;
+}
+
+/* by hand, not snprintf: this runs for every rewritten PORT and 227 */
 int ftp_format_tuple(char *out, size_t len, const struct ftp_addr *a,
                      uint16_t port)
 {
+	char t[24];             /* "255,255,255,255,255,255" */
+	unsigned v[6] = { a->a[0], a->a[1], a->a[2], a->a[3],
+	                  (unsigned)(port >> 8), port & 0xffu };
+	size_t n = 0;
+
 	if (a->family != 4)
 		return -1;
-	return fmt(len, snprintf(out, len, "%u,%u,%u,%u,%u,%u",
-	                              a->a[0], a->a[1], a->a[2], a->a[3],
-	                              (unsigned)(port >> 8), port & 0xffu));
+	for (int i = 0; i < 6; i++) {
+		if (i)
+			t[n++] = ',';
+		n += put_u8(t + n, v[i]);
+	}
+	if (n + 1 > len)
+		return -1;
+	memcpy(out, t, n);
+	out[n] = '\0';
+	return (int)n;
 }
 
 int ftp_format_ext(char *out, size_t len, const struct ftp_addr *a,
