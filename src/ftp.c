@@ -103,12 +103,34 @@ bool ftp_addr_eq(const struct ftp_addr *x, const struct ftp_addr *y)
 	return memcmp(x->a, y->a, x->family == 4 ? 4 : 16) == 0;
 }
 
+/* v (0-255) in decimal at o; returns the digits written (1-3) */
+static size_t put_u8(char *o, unsigned v)
+{
+	size_t n = 0;
+
+	if (v >= 100)
+		o[n++] = (char)('0' + v / 100);
+	if (v >= 10)
+		o[n++] = (char)('0' + v / 10 % 10);
+	o[n++] = (char)('0' + v % 10);
+	return n;
+}
+
 const char *ftp_addr_str(const struct ftp_addr *a, char *out, size_t len)
 {
 	if (len == 0)
 		return out;
 	out[0] = '\0';
-	if (a->family == 4)
+	if (a->family == 4 && len >= 16) {
+		/* by hand: every rewrite logs two of these */
+		size_t n = 0;
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				out[n++] = '.';
+			n += put_u8(out + n, a->a[i]);
+		}
+		out[n] = '\0';
+	} else if (a->family == 4)
 		inet_ntop(AF_INET, a->a, out, (socklen_t)len);
 	else if (a->family == 6)
 		inet_ntop(AF_INET6, a->a, out, (socklen_t)len);
@@ -286,19 +308,6 @@ int ftp_parse_extport(const char *s, size_t n, uint16_t *port, char *delim)
 static int fmt(size_t len, int r)
 {
 	return r < 0 || (size_t)r >= len ? -1 : r;
-}
-
-/* v (0-255) in decimal at o; returns the digits written (1-3) */
-static size_t put_u8(char *o, unsigned v)
-{
-	size_t n = 0;
-
-	if (v >= 100)
-		o[n++] = (char)('0' + v / 100);
-	if (v >= 10)
-		o[n++] = (char)('0' + v / 10 % 10);
-	o[n++] = (char)('0' + v % 10);
-	return n;
 }
 
 /* by hand, not snprintf: this runs for every rewritten PORT and 227 */
