@@ -114,24 +114,39 @@ int queue_fd(const struct queue *q)
 	return mnl_socket_get_fd(q->nl);
 }
 
+/* One packet message. The two attributes used are picked out in one walk
+ * (mnl_attr_for_each checks every attribute's length against the message)
+ * instead of nfq_nlmsg_parse()'s table: this runs for every packet. */
 static int pkt_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct queue *q = data;
-	struct nlattr *attr[NFQA_MAX + 1] = { 0 };
-	struct nfqnl_msg_packet_hdr *ph;
+	const struct nfqnl_msg_packet_hdr *ph = NULL;
+	const struct nlattr *a;
 	struct queue_pkt p;
 
-	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR] ||
-	    !attr[NFQA_PAYLOAD])
+	p.data = NULL;
+	p.len = 0;
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg))
 		return MNL_CB_OK;
-	if (mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(*ph))
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		switch (mnl_attr_get_type(a)) {
+		case NFQA_PACKET_HDR:
+			if (mnl_attr_get_payload_len(a) >= sizeof(*ph))
+				ph = mnl_attr_get_payload(a);
+			break;
+		case NFQA_PAYLOAD:
+			p.data = mnl_attr_get_payload(a);
+			p.len = mnl_attr_get_payload_len(a);
+			break;
+		default:
+			break;
+		}
+	}
+	if (!ph || !p.data)
 		return MNL_CB_OK;
-	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
 	p.id = ntohl(ph->packet_id);
 	p.hw_proto = ntohs(ph->hw_protocol);
 	p.hook = ph->hook;
-	p.data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
-	p.len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
 	q->st.packets++;
 	q->fn(q, &p, q->arg);
 	return MNL_CB_OK;
