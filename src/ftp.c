@@ -869,21 +869,37 @@ static void accept_addr(struct ftp_event *ev, uint64_t tok_start,
 
 /* ---- client lines --------------------------------------------------- */
 
+#define VERB4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | \
+                          (uint32_t)(c) << 8 | (uint32_t)(d))
+
+/* The verb (1-4 upper-case letters) as one word: one compare per entry. */
 static uint8_t classify(const char *v, size_t n)
 {
-	static const struct { char name[5]; uint8_t cmd; } tab[] = {
-		{ "PORT", FTP_CMD_PORT }, { "EPRT", FTP_CMD_EPRT },
-		{ "LPRT", FTP_CMD_LPRT }, { "PASV", FTP_CMD_PASV },
-		{ "EPSV", FTP_CMD_EPSV }, { "LPSV", FTP_CMD_LPSV },
-		{ "AUTH", FTP_CMD_AUTH }, { "PBSZ", FTP_CMD_PBSZ },
-		{ "PROT", FTP_CMD_PROT }, { "CCC", FTP_CMD_CCC },
-		{ "REIN", FTP_CMD_REIN }, { "QUIT", FTP_CMD_QUIT },
-		{ "USER", FTP_CMD_USER }, { "PASS", FTP_CMD_PASS },
-		{ "ABOR", FTP_CMD_ABOR },
+	static const struct { uint32_t verb; uint8_t cmd; } tab[] = {
+		{ VERB4('P', 'O', 'R', 'T'), FTP_CMD_PORT },
+		{ VERB4('E', 'P', 'R', 'T'), FTP_CMD_EPRT },
+		{ VERB4('L', 'P', 'R', 'T'), FTP_CMD_LPRT },
+		{ VERB4('P', 'A', 'S', 'V'), FTP_CMD_PASV },
+		{ VERB4('E', 'P', 'S', 'V'), FTP_CMD_EPSV },
+		{ VERB4('L', 'P', 'S', 'V'), FTP_CMD_LPSV },
+		{ VERB4('A', 'U', 'T', 'H'), FTP_CMD_AUTH },
+		{ VERB4('P', 'B', 'S', 'Z'), FTP_CMD_PBSZ },
+		{ VERB4('P', 'R', 'O', 'T'), FTP_CMD_PROT },
+		{ VERB4('C', 'C', 'C', 0), FTP_CMD_CCC },
+		{ VERB4('R', 'E', 'I', 'N'), FTP_CMD_REIN },
+		{ VERB4('Q', 'U', 'I', 'T'), FTP_CMD_QUIT },
+		{ VERB4('U', 'S', 'E', 'R'), FTP_CMD_USER },
+		{ VERB4('P', 'A', 'S', 'S'), FTP_CMD_PASS },
+		{ VERB4('A', 'B', 'O', 'R'), FTP_CMD_ABOR },
 	};
+	uint32_t w = 0;
 
+	if (n < 3 || n > 4)
+		return FTP_CMD_OTHER;
+	for (size_t i = 0; i < 4; i++)
+		w = w << 8 | (i < n ? (uint8_t)v[i] : 0u);
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (strlen(tab[i].name) == n && memcmp(tab[i].name, v, n) == 0)
+		if (tab[i].verb == w)
 			return tab[i].cmd;
 	return FTP_CMD_OTHER;
 }
