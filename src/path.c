@@ -40,6 +40,7 @@ static const char *const counter_names[PATH_C__COUNT] = {
 	[PATH_C_PINHOLES] = "pinholes", [PATH_C_PIN_ERRORS] = "pinhole-errors",
 	[PATH_C_RESETS] = "resets", [PATH_C_CT_ERRORS] = "conntrack-errors",
 	[PATH_C_ENCRYPTED] = "encrypted",
+	[PATH_C_HIST_EVICTED] = "history-evicted",
 };
 
 const char *path_counter_name(unsigned i)
@@ -285,22 +286,12 @@ static void remember_pin(struct sess *s, const struct rules_pin *p)
 	s->pins[s->npins++] = *p;
 }
 
-static void remember_edit(struct sess *s, int dir, uint64_t off, uint32_t seq,
-                          const struct ftp_event *ev)
+/* Remember a rewrite for retransmissions (the table's edit pool). */
+static int remember_edit(struct path_worker *w, struct sess *s, int dir,
+                         uint64_t off, uint32_t seq, const struct ftp_event *ev)
 {
-	struct sess_edit *h;
-
-	if (s->nhist[dir] == SESS_HIST) {
-		memmove(&s->hist[dir][0], &s->hist[dir][1],
-		        sizeof(s->hist[dir][0]) * (SESS_HIST - 1));
-		s->nhist[dir]--;
-	}
-	h = &s->hist[dir][s->nhist[dir]++];
-	h->off = off;
-	h->seq = seq;
-	h->old_len = (uint16_t)ev->edit_len;
-	h->new_len = (uint8_t)ev->out_len;
-	memcpy(h->data, ev->out, ev->out_len);
+	return sess_edit_remember(&w->tab, s, dir, off, seq, ev->edit_len,
+	                          ev->out_len, ev->out);
 }
 
 static void log_event(struct path_worker *w, const struct sess *s,
@@ -394,6 +385,10 @@ void path_packet(struct queue *q, struct queue_pkt *p, void *arg)
 	struct path_worker *w = arg;
 	struct ftp_event evs[MAX_EVENTS];
 	struct edit ed[MAX_EDITS];
+	char htext[SESS_HIST][FTP_OUT_MAX];  /* re-applied texts: copies, as
+	                                        a new edit may take the pool
+	                                        entry before they are applied */
+	unsigned nht = 0;
 	struct pkt_view v;
 	struct sess_key k;
 	struct sess *s;
@@ -510,19 +505,42 @@ void path_packet(struct queue *q, struct queue_pkt *p, void *arg)
 
 			w->count[PATH_C_RETRANS]++;
 			skip = back < v.payload_len ? (size_t)back : v.payload_len;
-			/* a retransmission gets the same rewrites again */
-			for (unsigned i = 0; i < s->nhist[dir]; i++) {
-				const struct sess_edit *h = &s->hist[dir][i];
-				if (h->off >= first && h->off + h->old_len <= first + skip &&
-				    ned < MAX_EDITS) {
+			/*
+			 * A retransmission gets the same rewrites again. One
+			 * that cuts through a rewritten stretch cannot be sent
+			 * consistently, and one over a rewrite whose text has
+			 * been evicted from the pool must never pass unrewritten
+			 * (the private address, and the offsets): both are
+			 * dropped, and the sender tries again.
+			 */
+			for (unsigned i = 0; i < sess_edit_count(s, dir); i++) {
+				const struct sess_edit *h = sess_edit_get(&w->tab, s,
+				                                          dir, i);
+				uint64_t hoff;
+				size_t hlen;
+				bool covers, cuts;
+
+				if (!sess_edit_span(s, dir, i, &hoff, &hlen))
+					break;
+				covers = hoff >= first && hoff + hlen <= first + skip;
+				cuts = !covers && hoff < first + skip &&
+				       hoff + hlen > first;
+				if ((covers || cuts) && !h) {
+					w->count[PATH_C_HIST_EVICTED]++;
+					if (log_ratelimit(5))
+						log_warn("#%u retransmission over a rewrite "
+						         "whose text was evicted: dropped",
+						         s->sid);
+					queue_verdict(w->q, p->id, NF_DROP, NULL, 0);
+					return;
+				}
+				if (h && covers && ned < MAX_EDITS &&
+				    nht < SESS_HIST && h->new_len <= FTP_OUT_MAX) {
+					memcpy(htext[nht], h->data, h->new_len);
 					ed[ned++] = (struct edit){
-						(size_t)(h->off - first), h->old_len,
-						h->new_len, h->data };
-				} else if (h->off < first + skip &&
-				           h->off + h->old_len > first) {
-					/* cut through a rewritten stretch: no
-					 * consistent way to send it; drop, the
-					 * sender tries again */
+						(size_t)(hoff - first), hlen,
+						h->new_len, htext[nht++] };
+				} else if (covers || cuts) {
 					queue_verdict(w->q, p->id, NF_DROP, NULL, 0);
 					return;
 				}
@@ -648,7 +666,13 @@ void path_packet(struct queue *q, struct queue_pkt *p, void *arg)
 			ed[ned++] = (struct edit){
 				skip + (size_t)(ev->edit_start - seg_start),
 				ev->edit_len, ev->out_len, ev->out };
-			remember_edit(s, dir, ev->edit_start, v.seq, ev);
+			if (remember_edit(w, s, dir, ev->edit_start, v.seq, ev) < 0) {
+				/* cannot happen (the core bounds both lengths);
+				 * an edit a retransmission could miss: reset */
+				log_err("#%u rewrite too long to remember: reset",
+				        s->sid);
+				reset = true;
+			}
 		}
 	}
 

@@ -36,6 +36,31 @@ static bool key_eq(const struct sess_key *a, const struct sess_key *b)
 	       memcmp(a->saddr, b->saddr, 16) == 0;
 }
 
+/*
+ * The pool entry of s's i-th edit of dir, or NULL when it has been taken
+ * since by another edit: another session's, or this one's own after the
+ * ring came round (the owner check includes the offset, and the offsets
+ * of a direction only grow).
+ */
+static struct sess_edit *edit_live(const struct sess_table *t,
+                                   const struct sess *s, int dir, unsigned i)
+{
+	struct sess_edit *e;
+	uint32_t idx;
+
+	if ((dir != 0 && dir != 1) || i >= s->nhist[dir] || s->sid == 0)
+		return NULL;
+	idx = s->hist_idx[dir][i];
+	if (idx >= t->nedits)
+		return NULL;
+	e = &t->edits[idx];
+	if (e->sid != s->sid || e->dir != dir ||
+	    e->off != s->hist_off[dir][i] ||
+	    e->old_len != s->hist_old_len[dir][i])
+		return NULL;
+	return e;
+}
+
 int sess_table_init(struct sess_table *t, uint32_t max, uint32_t per_client)
 {
 	memset(t, 0, sizeof(*t));
@@ -47,16 +72,21 @@ int sess_table_init(struct sess_table *t, uint32_t max, uint32_t per_client)
 	while (t->nbuckets < max)
 		t->nbuckets <<= 1;
 	t->nclients = t->nbuckets * 2;
+	t->nedits = SESS_EDITS(max);
 	t->slots = calloc(max, sizeof(*t->slots));
-	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	t->buckets = malloc(t->nbuckets * sizeof(*t->buckets));
 	t->clients = calloc(t->nclients, sizeof(*t->clients));
-	if (!t->slots || !t->buckets || !t->clients) {
+	t->edits = calloc(t->nedits, sizeof(*t->edits));
+	if (!t->slots || !t->buckets || !t->clients || !t->edits) {
 		sess_table_free(t);
 		return -ENOMEM;
 	}
+	/* SESS_NONE is all ones: empty chains are 0xff bytes */
+	memset(t->buckets, 0xff, t->nbuckets * sizeof(*t->buckets));
+	t->free = SESS_NONE;
 	for (uint32_t i = max; i-- > 0;) {
 		t->slots[i].next = t->free;
-		t->free = &t->slots[i];
+		t->free = i;
 	}
 	t->next_sid = 1;
 	return 0;
@@ -67,16 +97,20 @@ void sess_table_free(struct sess_table *t)
 	free(t->slots);
 	free(t->buckets);
 	free(t->clients);
+	free(t->edits);
 	memset(t, 0, sizeof(*t));
 }
 
 struct sess *sess_find(struct sess_table *t, const struct sess_key *k)
 {
-	struct sess *s = t->buckets[key_hash(k) & (t->nbuckets - 1)];
+	uint32_t i = t->buckets[key_hash(k) & (t->nbuckets - 1)];
 
-	for (; s; s = s->next)
+	while (i < t->max) {
+		struct sess *s = &t->slots[i];
 		if (key_eq(&s->key, k))
 			return s;
+		i = s->next;
+	}
 	return NULL;
 }
 
@@ -129,7 +163,7 @@ int sess_add(struct sess_table *t, const struct sess_key *k,
 	struct sess *s;
 	uint32_t b;
 
-	if (!t->free || !c)
+	if (t->free >= t->max || !c)
 		return -ENOSPC;
 	if (t->per_client && c->n >= t->per_client)
 		return -EDQUOT;
@@ -138,8 +172,10 @@ int sess_add(struct sess_table *t, const struct sess_key *k,
 		memcpy(c->addr, k->caddr, 16);
 	}
 	c->n++;
-	s = t->free;
+	s = &t->slots[t->free];
 	t->free = s->next;
+	/* no history: a new session cannot reach a previous one's edits
+	 * (nhist is 0, and the pool entries carry the owner's sid) */
 	memset(s, 0, sizeof(*s));
 	s->key = *k;
 	s->used = true;
@@ -147,9 +183,8 @@ int sess_add(struct sess_table *t, const struct sess_key *k,
 	if (t->next_sid == 0)
 		t->next_sid = 1;
 	b = key_hash(k) & (t->nbuckets - 1);
-	s->bucket = b;
 	s->next = t->buckets[b];
-	t->buckets[b] = s;
+	t->buckets[b] = (uint32_t)(s - t->slots);
 	t->count++;
 	*out = s;
 	return 0;
@@ -157,21 +192,31 @@ int sess_add(struct sess_table *t, const struct sess_key *k,
 
 void sess_del(struct sess_table *t, struct sess *s)
 {
-	struct sess **pp = &t->buckets[s->bucket];
+	uint32_t me = (uint32_t)(s - t->slots);
+	uint32_t *pp = &t->buckets[key_hash(&s->key) & (t->nbuckets - 1)];
 	struct sess_client *c;
 
 	if (!s->used)
 		return;
-	while (*pp && *pp != s)
-		pp = &(*pp)->next;
-	if (*pp)
+	while (*pp < t->max && *pp != me)
+		pp = &t->slots[*pp].next;
+	if (*pp == me)
 		*pp = s->next;
 	c = client_slot(t, &s->key);
 	if (c && c->n > 0 && --c->n == 0)
 		client_drop(t, c);
+	/* free its pool entries (the owner check alone would do; this keeps
+	 * the pool's view of who owns what exact) */
+	for (int dir = 0; dir < 2; dir++)
+		for (unsigned i = 0; i < s->nhist[dir]; i++) {
+			struct sess_edit *e = edit_live(t, s, dir, i);
+			if (e)
+				e->sid = 0;
+		}
+	s->nhist[0] = s->nhist[1] = 0;
 	s->used = false;
 	s->next = t->free;
-	t->free = s;
+	t->free = me;
 	t->count--;
 }
 
@@ -181,4 +226,65 @@ void sess_foreach(struct sess_table *t, void (*fn)(struct sess *, void *),
 	for (uint32_t i = 0; i < t->max; i++)
 		if (t->slots[i].used)
 			fn(&t->slots[i], arg);
+}
+
+int sess_edit_remember(struct sess_table *t, struct sess *s, int dir,
+                       uint64_t off, uint32_t seq, size_t old_len,
+                       size_t new_len, const void *data)
+{
+	struct sess_edit *e;
+	unsigned n;
+
+	_Static_assert(FTP_OUT_MAX <= UINT8_MAX, "new_len is a uint8_t");
+	if ((dir != 0 && dir != 1) || new_len > FTP_OUT_MAX ||
+	    old_len > UINT16_MAX || (new_len && !data) || t->nedits == 0)
+		return -EINVAL;
+	n = s->nhist[dir];
+	if (n == SESS_HIST) {
+		/* forget the session's older edit (its entry ages out) */
+		for (unsigned i = 1; i < SESS_HIST; i++) {
+			s->hist_off[dir][i - 1] = s->hist_off[dir][i];
+			s->hist_idx[dir][i - 1] = s->hist_idx[dir][i];
+			s->hist_old_len[dir][i - 1] = s->hist_old_len[dir][i];
+		}
+		n--;
+	}
+	/* the ring: take the next entry, whoever had it */
+	e = &t->edits[t->edit_next];
+	s->hist_idx[dir][n] = t->edit_next;
+	t->edit_next = t->edit_next + 1 < t->nedits ? t->edit_next + 1 : 0;
+	s->hist_off[dir][n] = off;
+	s->hist_old_len[dir][n] = (uint16_t)old_len;
+	s->nhist[dir] = (uint8_t)(n + 1);
+	e->off = off;
+	e->sid = s->sid;
+	e->seq = seq;
+	e->old_len = (uint16_t)old_len;
+	e->dir = (uint8_t)dir;
+	e->new_len = (uint8_t)new_len;
+	if (new_len)
+		memcpy(e->data, data, new_len);
+	return 0;
+}
+
+unsigned sess_edit_count(const struct sess *s, int dir)
+{
+	return dir == 0 || dir == 1 ? s->nhist[dir] : 0;
+}
+
+bool sess_edit_span(const struct sess *s, int dir, unsigned i, uint64_t *off,
+                    size_t *old_len)
+{
+	if (i >= sess_edit_count(s, dir))
+		return false;
+	*off = s->hist_off[dir][i];
+	*old_len = s->hist_old_len[dir][i];
+	return true;
+}
+
+const struct sess_edit *sess_edit_get(const struct sess_table *t,
+                                      const struct sess *s, int dir,
+                                      unsigned i)
+{
+	return edit_live(t, s, dir, i);
 }
