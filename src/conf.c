@@ -122,7 +122,8 @@ bad_queue:
 		return 0;
 bad_cpus:
 		snprintf(err, errlen, "cpus: '%s' is not a list of CPU numbers "
-		         "(0-4095, at most %u, comma-separated)", val, CONF_MAX_CPUS);
+		         "(0-4095, at most %u, comma-separated)", val,
+		         (unsigned)CONF_MAX_CPUS);
 		return -1;
 	}
 	if (!strcmp(key, "public-address")) {
