@@ -1287,6 +1287,9 @@ static int server_line(struct ftp_sess *s, struct ftp_dirstate *d,
 		server_addr_reply(s, d, ev, code, content_end, ml);
 		s->ml_found = 1;
 	}
+	if (d->flags & LF_OVERLONG)
+		s->rep_found = 0;   /* an address in an overlong line is not
+		                       used, here or by a later line */
 	if (final) {
 		reply_final(s, ev, code);
 		s->ml_code = 0;
@@ -1521,6 +1524,35 @@ int ftp_feed(struct ftp_sess *s, enum ftp_dir dir, const uint8_t *buf,
 				d->line_len = d->line_len + n < d->line_len
 				              ? UINT32_MAX
 				              : (uint32_t)(d->line_len + n);
+				d->off += n;
+				i += n;
+				continue;
+			}
+		}
+		if (dir == FTP_DIR_CLIENT && d->phase == P_ARG && d->iac == 0 &&
+		    !(d->flags & LF_OVERLONG)) {
+			/* fast path: a command's argument, printable ASCII, is
+			 * only collected (what client_byte() does byte by byte) */
+			size_t n = 0, room = max - d->line_len;
+			bool content = false;
+
+			while (n < len - i && n < room && buf[i + n] >= 0x20 &&
+			       buf[i + n] < 0x7f) {
+				content |= buf[i + n] != ' ';
+				n++;
+			}
+			if (n) {
+				size_t take = FTP_ARG_MAX - d->tok_len;
+				if (take > n)
+					take = n;
+				else if (take < n)
+					d->flags |= LF_TOK_OVER;
+				memcpy(d->tok + d->tok_len, buf + i, take);
+				d->tok_len = (uint8_t)(d->tok_len + take);
+				d->flags &= (uint8_t)~LF_CR;
+				if (content)
+					d->flags |= LF_CONTENT;
+				d->line_len += (uint32_t)n;
 				d->off += n;
 				i += n;
 				continue;

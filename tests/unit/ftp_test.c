@@ -300,6 +300,44 @@ static void test_overlong_reply(void **st)
 	assert_int_equal(o.ev[0].reason, FTP_R_UNSOLICITED);
 }
 
+/* Fuzzer find (fuzz_ftp_feed, minimised): an address inside an overlong
+ * line of a multi-line 227 was kept and acted on at the next line, with
+ * an edit in the line before. It is now dropped with its line. The
+ * fuzzer's settings: max-line 64, FXP, LPRT and foreign PASV allowed,
+ * malformed passed, picked up mid-stream, every line reported. */
+static void test_overlong_multiline_reply(void **st)
+{
+	static const uint8_t in[] = {
+		0x32, 0x32, 0x37, 0x2d, 0x45, 0x6e, 0x74, 0x65, 0xff, 0xff, 0xff,
+		0x01, 0x80, 0x00, 0xff, 0x01, 0x3c, 0x06, 0x20, 0x31, 0x33, 0x33,
+		0x20, 0x66, 0x74, 0x3a, 0x20, 0x32, 0x31, 0x20, 0x50, 0x61, 0x06,
+		0x73, 0x69, 0x76, 0x65, 0x20, 0x00, 0x00, 0x64, 0x65, 0x20, 0x28,
+		0x34, 0x2c, 0x34, 0x2c, 0x31, 0x30, 0x2c, 0x30, 0x2c, 0x30, 0x2c,
+		0x35, 0x3c, 0x06, 0x30, 0x30, 0x30, 0x30, 0x7c, 0x0d, 0x0a, 0x0a
+	};
+	struct tsess t;
+	struct tout o;
+	(void)st;
+	tsess_setup(&t, "192.168.1.10", "203.0.113.1", "10.0.0.5",
+	            "198.51.100.5", FTP_SESS_MIDSTREAM | FTP_SESS_REPORT_ALL);
+	t.pol.max_line = 64;
+	t.pol.allow_fxp = true;
+	t.pol.allow_lprt = true;
+	t.pol.allow_foreign_pasv = true;
+	t.pol.on_malformed = FTP_ACT_PASS;
+	tsess_reset(&t);
+	tfeed_chunked(&t, S, (const char *)in, sizeof(in), 0, &o);
+	assert_true(o.nev >= 2);
+	for (int i = 0; i < o.nev; i++) {
+		const struct ftp_event *e = &o.ev[i];
+		if (e->verdict == FTP_V_REWRITE || e->verdict == FTP_V_REJECT) {
+			assert_true(e->edit_start >= e->line_start);
+			assert_true(e->edit_start + e->edit_len <=
+			            e->line_start + e->line_len);
+		}
+	}
+}
+
 static void test_telnet(void **st)
 {
 	struct tsess t;
@@ -1513,6 +1551,7 @@ int main(void)
 		cmocka_unit_test(test_bare_lf),
 		cmocka_unit_test(test_overlong),
 		cmocka_unit_test(test_overlong_reply),
+		cmocka_unit_test(test_overlong_multiline_reply),
 		cmocka_unit_test(test_telnet),
 		cmocka_unit_test(test_nul_and_8bit),
 		cmocka_unit_test(test_port_rewrite),
