@@ -85,6 +85,7 @@ struct sess {
 	uint8_t nhist[2];
 	uint8_t npins;
 	bool midstream;
+	bool released;              /* closing: not counted for its client */
 	bool used;
 };
 
@@ -115,6 +116,15 @@ int sess_add(struct sess_table *t, const struct sess_key *k,
              struct sess **out);
 /* Frees the slot and the pool entries of its edits; harmless twice. */
 void sess_del(struct sess_table *t, struct sess *s);
+
+/*
+ * The connection is closing (FIN both ways, or RST): from now on it no
+ * longer counts towards its client's per_client limit (a client that
+ * opens and closes sessions quickly is limited by what it has open, not
+ * by what is still in the close grace). It stays in the table, found by
+ * sess_find(), until sess_del(). Idempotent.
+ */
+void sess_closing(struct sess_table *t, struct sess *s);
 
 /* Call fn for each session; fn may sess_del() the one it is given. */
 void sess_foreach(struct sess_table *t, void (*fn)(struct sess *, void *),

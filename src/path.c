@@ -72,6 +72,13 @@ int path_init(struct path_worker *w, const struct path_cfg *cfg,
 	return sess_table_init(&w->tab, cfg->max_sessions, cfg->per_client);
 }
 
+/* both FINs or a RST: the close grace starts; the client's limit is freed */
+static void closing(struct path_worker *w, struct sess *s)
+{
+	s->close_ms = w->now_ms;
+	sess_closing(&w->tab, s);
+}
+
 static void drop_pins(struct path_worker *w, struct sess *s)
 {
 	if (s->npins && w->r)
@@ -475,12 +482,12 @@ void path_packet(struct queue *q, struct queue_pkt *p, void *arg)
 	}
 	if (v.tcp_flags & PKT_RST) {
 		s->fin |= 4;
-		s->close_ms = w->now_ms;
+		closing(w, s);
 	}
 	if (v.tcp_flags & PKT_FIN) {
 		s->fin |= (uint8_t)(1u << dir);
 		if ((s->fin & 3) == 3)
-			s->close_ms = w->now_ms;
+			closing(w, s);
 	}
 	if (!v.payload_len)
 		goto finish;
@@ -681,7 +688,7 @@ void path_packet(struct queue *q, struct queue_pkt *p, void *arg)
 		log_warn("#%u control connection reset", s->sid);
 		make_rst(&v);
 		s->fin |= 4;
-		s->close_ms = w->now_ms;
+		closing(w, s);
 		changed = true;
 		goto finish;
 	}
@@ -695,7 +702,7 @@ void path_packet(struct queue *q, struct queue_pkt *p, void *arg)
 			w->count[PATH_C_RESETS]++;
 			make_rst(&v);
 			s->fin |= 4;
-			s->close_ms = w->now_ms;
+			closing(w, s);
 			delta = 0;
 			changed = true;
 			goto finish;

@@ -190,6 +190,18 @@ int sess_add(struct sess_table *t, const struct sess_key *k,
 	return 0;
 }
 
+void sess_closing(struct sess_table *t, struct sess *s)
+{
+	struct sess_client *c;
+
+	if (!s->used || s->released)
+		return;
+	s->released = true;
+	c = client_slot(t, &s->key);
+	if (c && c->n > 0 && --c->n == 0)
+		client_drop(t, c);
+}
+
 void sess_del(struct sess_table *t, struct sess *s)
 {
 	uint32_t me = (uint32_t)(s - t->slots);
@@ -202,9 +214,11 @@ void sess_del(struct sess_table *t, struct sess *s)
 		pp = &t->slots[*pp].next;
 	if (*pp == me)
 		*pp = s->next;
-	c = client_slot(t, &s->key);
-	if (c && c->n > 0 && --c->n == 0)
-		client_drop(t, c);
+	if (!s->released) {
+		c = client_slot(t, &s->key);
+		if (c && c->n > 0 && --c->n == 0)
+			client_drop(t, c);
+	}
 	/* free its pool entries (the owner check alone would do; this keeps
 	 * the pool's view of who owns what exact) */
 	for (int dir = 0; dir < 2; dir++)

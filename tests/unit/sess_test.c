@@ -68,6 +68,55 @@ static void test_full(void **st)
 	sess_table_free(&t);
 }
 
+/* A closing session no longer counts for its client: a client that opens
+ * and closes sessions fast is limited by what it has open (a limit of 3
+ * with sessions in their close grace used to refuse the 4th). */
+static void test_closing_frees_client(void **st)
+{
+	struct sess_table t;
+	struct sess *s[6];
+	struct sess_key k;
+	(void)st;
+	assert_int_equal(sess_table_init(&t, 64, 3), 0);
+	for (uint16_t p = 0; p < 3; p++) {
+		k = key(7, (uint16_t)(2000 + p));
+		assert_int_equal(sess_add(&t, &k, &s[p]), 0);
+	}
+	k = key(7, 2003);
+	assert_int_equal(sess_add(&t, &k, &s[3]), -EDQUOT);
+	sess_closing(&t, s[0]);
+	sess_closing(&t, s[0]);             /* twice: counted once */
+	assert_int_equal(sess_add(&t, &k, &s[3]), 0);
+	k = key(7, 2004);
+	assert_int_equal(sess_add(&t, &k, &s[4]), -EDQUOT);
+	/* still in the table until deleted */
+	k = key(7, 2000);
+	assert_ptr_equal(sess_find(&t, &k), s[0]);
+	assert_int_equal(t.count, 4);
+	/* deleting the released one does not free another slot of the client */
+	sess_del(&t, s[0]);
+	k = key(7, 2004);
+	assert_int_equal(sess_add(&t, &k, &s[4]), -EDQUOT);
+	sess_del(&t, s[1]);
+	assert_int_equal(sess_add(&t, &k, &s[4]), 0);
+	/* the last of the client's sessions go */
+	sess_closing(&t, s[2]);
+	sess_closing(&t, s[3]);
+	sess_closing(&t, s[4]);
+	sess_del(&t, s[2]);
+	sess_del(&t, s[3]);
+	sess_del(&t, s[4]);
+	assert_int_equal(t.count, 0);
+	/* the client's count is back at 0: 3 fit again, not a 4th */
+	for (uint16_t p = 0; p < 3; p++) {
+		k = key(7, (uint16_t)(3000 + p));
+		assert_int_equal(sess_add(&t, &k, &s[p]), 0);
+	}
+	k = key(7, 3003);
+	assert_int_equal(sess_add(&t, &k, &s[3]), -EDQUOT);
+	sess_table_free(&t);
+}
+
 static void test_per_client(void **st)
 {
 	struct sess_table t;
@@ -382,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_add_find_del),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_per_client),
+		cmocka_unit_test(test_closing_frees_client),
 		cmocka_unit_test(test_client_churn),
 		cmocka_unit_test(test_edit_remember_get),
 		cmocka_unit_test(test_edit_own_eviction),
