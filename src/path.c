@@ -306,8 +306,14 @@ static void log_event(struct path_worker *w, const struct sess *s,
                       size_t linelen)
 {
 	char what[40];
+	bool warn = ev->verdict == FTP_V_REJECT || ev->verdict == FTP_V_RESET ||
+	            (ev->reason != FTP_R_NONE && ev->reason != FTP_R_TLS &&
+	             ev->reason != FTP_R_TLS_END);
 	(void)w;
 
+	if (!warn && ev->reason == FTP_R_NONE &&
+	    (ev->data.mode == FTP_DATA_NONE || log_level() < LOG_L_DEBUG))
+		return;             /* nothing to log: format nothing */
 	if (ev->dir == FTP_DIR_CLIENT)
 		snprintf(what, sizeof(what), "C %s", ftp_cmd_str(ev->cmd));
 	else if (ev->cmd > FTP_CMD_OTHER)
@@ -316,9 +322,7 @@ static void log_event(struct path_worker *w, const struct sess *s,
 	else
 		snprintf(what, sizeof(what), "S %u", ev->code);
 
-	if (ev->verdict == FTP_V_REJECT || ev->verdict == FTP_V_RESET ||
-	    (ev->reason != FTP_R_NONE && ev->reason != FTP_R_TLS &&
-	     ev->reason != FTP_R_TLS_END)) {
+	if (warn) {
 		char esc[160];
 
 		if (!log_ratelimit(2))
@@ -339,9 +343,12 @@ static void log_event(struct path_worker *w, const struct sess *s,
 		return;
 	}
 	if (ev->data.mode != FTP_DATA_NONE) {
+		/* every data connection: debug (-v), not info. A busy gateway
+		 * would log one line per transfer, and formatting it costs
+		 * more than the rest of the rewrite; the counters have them. */
 		char a[64], b[64];
 
-		log_info("#%u %s: %s, %s data to %s:%u via %s:%u", s->sid, what,
+		log_debug("#%u %s: %s, %s data to %s:%u via %s:%u", s->sid, what,
 		         ftp_verdict_str(ev->verdict),
 		         ev->data.mode == FTP_DATA_ACTIVE ? "active" : "passive",
 		         astr(&ev->data.listen_addr, a, sizeof(a)),

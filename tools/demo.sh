@@ -62,7 +62,7 @@ part() { # SCEN MODE TITLE
 	echo "    -> $(grep -q '^ok get' "$log" && echo "it worked (unexpected)" || echo "it fails: no ALG")"
 
 	say "with ftpgwd"
-	gw_ftpgwd || { echo "ftpgwd did not start"; return 1; }
+	gw_ftpgwd -v || { echo "ftpgwd did not start"; return 1; }
 	rm -f "$SYNC"/*
 	log=$LAB_RUN/logs/demo-$scen-ftpgwd.log
 	client "$mode" "hold:open,get,quit" >"$log" 2>&1 &
