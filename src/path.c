@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <ifaddrs.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -79,10 +80,91 @@ static void closing(struct path_worker *w, struct sess *s)
 	sess_closing(&w->tab, s);
 }
 
+/*
+ * Who opened each pinhole last, for all workers of the process. The key
+ * of a pinhole (the connecting side, the address and port it was told) is
+ * not unique over time: a server hands the same passive port to the next
+ * session once the last one has connected. A session that ends removes
+ * the pinholes it opened only where it is still their owner; else it
+ * would remove a later session's live pinhole (seen in `make bench`: 32
+ * parallel sessions through a 101-port passive range lost a data
+ * connection every few thousand). Lossy on purpose: a slot taken by
+ * another key only leaves a pinhole to its timeout, never removes one
+ * that is not ours. One lock, taken per pinhole added or session ended,
+ * never per packet; held across the nft call so that an add and a
+ * remove of one key cannot interleave.
+ */
+#define PIN_OWNERS 16384
+
+struct pin_owner {
+	uint8_t key[37];                /* family, saddr, daddr, dport */
+	uint32_t sid;                   /* 0: free */
+	const struct path_worker *w;
+};
+
+static struct pin_owner pin_owners[PIN_OWNERS];
+static pthread_mutex_t pin_owners_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct pin_owner *pin_owner_slot(const struct rules_pin *p,
+                                        uint8_t key[37])
+{
+	uint32_t h = 2166136261u;
+
+	key[0] = p->family;
+	memcpy(key + 1, p->saddr, 16);
+	memcpy(key + 17, p->daddr, 16);
+	key[33] = (uint8_t)(p->dport >> 8);
+	key[34] = (uint8_t)p->dport;
+	key[35] = key[36] = 0;
+	for (size_t i = 0; i < 35; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return &pin_owners[h & (PIN_OWNERS - 1)];
+}
+
+/* rules_pin_add() for one pinhole, recording its owner */
+static int pin_add_owned(struct path_worker *w, const struct sess *s,
+                         const struct rules_pin *p, char *err, size_t errlen)
+{
+	uint8_t key[37];
+	struct pin_owner *o = pin_owner_slot(p, key);
+	int bad, rc;
+
+	pthread_mutex_lock(&pin_owners_lock);
+	rc = rules_pin_add(w->r, p, 1, &bad, err, errlen);
+	if (rc == 0) {
+		memcpy(o->key, key, sizeof(key));
+		o->sid = s->sid;
+		o->w = w;
+	}
+	pthread_mutex_unlock(&pin_owners_lock);
+	return rc;
+}
+
+/* The session's pinholes it still owns go; the others are left to a
+ * later session (or to their timeout). */
 static void drop_pins(struct path_worker *w, struct sess *s)
 {
-	if (s->npins && w->r)
-		rules_pin_del(w->r, s->pins, s->npins);
+	struct rules_pin mine[SESS_PINS];
+	unsigned n = 0;
+
+	if (!s->npins || !w->r) {
+		s->npins = 0;
+		return;
+	}
+	pthread_mutex_lock(&pin_owners_lock);
+	for (unsigned i = 0; i < s->npins; i++) {
+		uint8_t key[37];
+		struct pin_owner *o = pin_owner_slot(&s->pins[i], key);
+
+		if (o->sid == s->sid && o->w == w &&
+		    memcmp(o->key, key, sizeof(key)) == 0) {
+			o->sid = 0;
+			mine[n++] = s->pins[i];
+		}
+	}
+	if (n)
+		rules_pin_del(w->r, mine, n);
+	pthread_mutex_unlock(&pin_owners_lock);
 	s->npins = 0;
 }
 
@@ -655,10 +737,9 @@ void path_packet(struct queue *q, struct queue_pkt *p, void *arg)
 		if (ev->data.mode != FTP_DATA_NONE) {
 			struct rules_pin pin;
 			char err[160];
-			int bad;
 
 			make_pin(s, &ev->data, w->cfg->pin_timeout_ms, &pin);
-			rc = w->r ? rules_pin_add(w->r, &pin, 1, &bad, err, sizeof(err))
+			rc = w->r ? pin_add_owned(w, s, &pin, err, sizeof(err))
 			          : -ENOTCONN;
 			if (rc < 0) {
 				w->count[PATH_C_PIN_ERRORS]++;

@@ -205,6 +205,38 @@ EOF2
 	lab_server_stop
 done
 
+# ------------------------------------------------------------ port reuse
+# A server hands the same passive port to the next session once the last
+# one has connected. Session X uses port P and stays idle; session Y is
+# told P too (its pinhole opens); X ends, and when X is forgotten (close
+# grace, 2 s) ftpgwd removes X's pinholes - but only those X still owns,
+# not Y's for the same address and port. Y's data connection must work.
+lab_topo A
+LAB_PASV_MIN=30077 LAB_PASV_MAX=30077 lab_server_start vsftpd ||
+	lab_not_ok "reuse: vsftpd starts"
+start_gw || lab_not_ok "reuse: ftpgwd starts"
+rm -f "$SYNC"/*
+logx=$LAB_RUN/logs/reuse-x.log logy=$LAB_RUN/logs/reuse-y.log
+client --mode epsv --steps "list,pause:x,quit" >"$logx" 2>&1 &
+xpid=$!
+LAB_PIDS[$xpid]=client
+wait_file "$SYNC/x.ready" || lab_diag "reuse: X did not reach its pause"
+client --mode epsv --steps "hold:y,list,quit" >"$logy" 2>&1 &
+ypid=$!
+LAB_PIDS[$ypid]=client
+wait_file "$SYNC/y.ready" || lab_diag "reuse: Y did not reach its hold"
+touch "$SYNC/x.go"
+wait "$xpid"; rc=$?
+unset "LAB_PIDS[$xpid]"
+check "reuse: session X, LIST through passive port 30077" "$logx" $rc
+sleep 4      # X's close grace (2 s) and the next tick (1 s) have passed
+touch "$SYNC/y.go"
+wait "$ypid"; rc=$?
+unset "LAB_PIDS[$ypid]"
+check "reuse: session Y, told port 30077 before X ended, connects after X is gone" "$logy" $rc
+stop_gw "reuse"
+lab_server_stop
+
 # ------------------------------------------------------------------ queues
 lab_topo A
 lab_server_start vsftpd || lab_not_ok "queues: vsftpd starts"
