@@ -50,6 +50,10 @@ DAEMON    := $(if $(wildcard src/ftpgwd.c),$(B)/ftpgwd)
 TOOLS     := $(B)/ftpgw-line $(DAEMON)
 # built, tested, not installed
 TEST_TOOLS := $(B)/rules-probe
+# `make bench` (tools/bench/): the accept-all floor, the load generator,
+# the session-table and pinhole measurements
+BENCH_TOOLS := $(B)/bench/floor $(B)/bench/ftpload $(B)/bench/sessbench \
+               $(B)/bench/pinbench
 UNIT_SRC  := $(wildcard tests/unit/*_test.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ASAN_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
@@ -64,6 +68,21 @@ MAN_OUT   := $(MAN_SRC:contrib/man/%.scd=$(B)/man/%)
 all: $(CORE_OBJ) $(TOOLS) $(TEST_TOOLS) $(UNIT_BIN) man
 
 $(B)/rules-probe: tools/rules-probe.c $(CORE_OBJ)
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDHARDEN) $^ $(LIBS) -o $@
+
+$(B)/bench/floor: tools/bench/floor.c
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -pthread $(LDHARDEN) $^ $(LIBS) -o $@
+
+$(B)/bench/ftpload: tools/bench/ftpload.c
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -pthread $(LDHARDEN) $^ -o $@
+
+$(B)/bench/%: tools/bench/%.c $(CORE_OBJ)
 	$(say) LD $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDHARDEN) $^ $(LIBS) -o $@
@@ -150,8 +169,10 @@ e2e-compare: all
 	-@GW=kernel bash tests/e2e/matrix.t
 	@GW=ftpgwd bash tests/e2e/matrix.t
 
-bench:
-	@echo "make bench: not built yet (issue 12)" >&2; exit 1
+# benchmarks, not tests: BENCH_OUT=path for the JSON (bench/results.json)
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_TOOLS)
+	@tools/bench/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
