@@ -51,6 +51,10 @@ int ct_set_seqadj(struct ct *c, const struct ct_tuple *orig,
 
 /* Call fn for every TCP entry whose original destination port is one of
  * ports[0..n). */
+/* Set (on) or clear the bits of the entry's mark, leaving the others. */
+int ct_set_mark_bits(struct ct *c, const struct ct_tuple *orig, uint32_t bits,
+                     bool on);
+
 int ct_dump_tcp(struct ct *c, const uint16_t *ports, unsigned n,
                 void (*fn)(const struct ct_entry *e, void *arg), void *arg);
 

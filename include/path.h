@@ -33,6 +33,9 @@ struct path_cfg {
 	uint32_t max_sessions;              /* default 4096 */
 	uint32_t per_client;                /* default 64 */
 	uint8_t max_partial_drops;          /* default 3 */
+	uint32_t ack_mark;                  /* set in the ct mark of sessions
+	                                       the kernel adjusts (their bare
+	                                       ACKs skip the queue); 0: none */
 };
 
 void path_cfg_default(struct path_cfg *c);

@@ -21,6 +21,9 @@
  *   chain pin_nat  nat prerouting -110: ct mark & accept_mark, key in
  *                  dnat4/6: dnat to the mapped address and port
  *   chain ctl_fwd / ctl_in / ctl_out  filter forward/input/output -10:
+ *                  a bare ACK (flags ACK only, no payload: IP length
+ *                  = TCP header of 20 or 32 bytes) of a connection whose
+ *                  ct mark has ack_mark: accept, not queued;
  *                  tcp dport or sport in ctl_ports: queue to the daemon
  *                  (nft "queue" where the kernel has it, else the xtables
  *                  NFQUEUE target through nft's compat expression);
@@ -57,6 +60,12 @@ struct rules_cfg {
 	bool fail_open;                     /* queue bypass when no daemon */
 	bool no_rules;                      /* no queue chains (operator's) */
 	uint32_t accept_mark;               /* default 0x00100000 */
+	uint32_t ack_mark;                  /* default 0x00200000; 0: none.
+	                                       A control connection whose ct
+	                                       mark has these bits (ftpgwd sets
+	                                       them where the kernel adjusts
+	                                       its sequence numbers) sends its
+	                                       bare ACKs past the queue */
 };
 
 void rules_cfg_default(struct rules_cfg *c);

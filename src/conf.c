@@ -214,6 +214,17 @@ bad_range:
 		c->rules.accept_mark = (uint32_t)v;
 		return 0;
 	}
+	if (!strcmp(key, "ack-mark")) {
+		if (num(val, 0, 0xffffffffUL, &v) < 0) {
+			snprintf(err, errlen, "ack-mark: '%s' is not a 32-bit mask "
+			         "(e.g. 0x00200000; 0: queue every control packet)",
+			         val);
+			return -1;
+		}
+		c->rules.ack_mark = (uint32_t)v;
+		c->path.ack_mark = (uint32_t)v;
+		return 0;
+	}
 	{
 		static const struct { const char *k; unsigned long lo, hi; } nk[] = {
 			{ "pin-timeout", 1, 3600 }, { "idle-timeout", 10, 604800 },
@@ -322,9 +333,10 @@ void conf_print(const struct conf *c, FILE *f)
 	        c->rules.queue_lo, c->rules.queue_hi);
 	for (unsigned i = 0; i < c->rules.n_ctl_ports; i++)
 		fprintf(f, "%s%u", i ? "," : "", c->rules.ctl_ports[i]);
-	fprintf(f, "\nno-rules %s\nfail-open %s\naccept-mark 0x%08x\n",
-	        c->rules.no_rules ? "yes" : "no",
-	        c->rules.fail_open ? "yes" : "no", c->rules.accept_mark);
+	fprintf(f, "\nno-rules %s\nfail-open %s\naccept-mark 0x%08x\n"
+	        "ack-mark 0x%08x\n", c->rules.no_rules ? "yes" : "no",
+	        c->rules.fail_open ? "yes" : "no", c->rules.accept_mark,
+	        c->rules.ack_mark);
 	if (c->path.public4.family)
 		fprintf(f, "public-address %s\n",
 		        ftp_addr_str(&c->path.public4, a, sizeof(a)));

@@ -287,6 +287,20 @@ int ct_set_seqadj(struct ct *c, const struct ct_tuple *orig,
 	return talk(c, nlh, &r);
 }
 
+int ct_set_mark_bits(struct ct *c, const struct ct_tuple *orig, uint32_t bits,
+                     bool on)
+{
+	struct nlmsghdr *nlh = put_hdr(c, IPCTNL_MSG_CT_NEW,
+	                               NLM_F_REQUEST | NLM_F_ACK, orig->family);
+	struct req r = { 0 };
+
+	/* the kernel: new = (mark & ~MARK_MASK) ^ MARK */
+	put_tuple(nlh, CTA_TUPLE_ORIG, orig);
+	mnl_attr_put_u32(nlh, CTA_MARK, htonl(on ? bits : 0));
+	mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(bits));
+	return talk(c, nlh, &r);
+}
+
 int ct_dump_tcp(struct ct *c, const uint16_t *ports, unsigned n,
                 void (*fn)(const struct ct_entry *e, void *arg), void *arg)
 {

@@ -94,7 +94,8 @@ static void usage(FILE *f)
 	      "              [--public-address ADDR] [--wan-interface IF]\n"
 	      "              [--public-ports LO-HI] [--control-ports 21,2121]\n"
 	      "              [--table NAME] [--no-rules] [--fail-open]\n"
-	      "              [--accept-mark MASK] [--cpus C,C,...]\n"
+	      "              [--accept-mark MASK] [--ack-mark MASK]\n"
+	      "              [--cpus C,C,...]\n"
 	      "              [--policy KEY=VALUE]\n"
 	      "              [--check-config] [-v|--verbose]\n"
 	      "See ftpgwd(8).\n", f);
@@ -112,6 +113,7 @@ static const struct option opts[] = {
 	{ "no-rules", no_argument, NULL, 2 },
 	{ "fail-open", no_argument, NULL, 2 },
 	{ "accept-mark", required_argument, NULL, 1 },
+	{ "ack-mark", required_argument, NULL, 1 },
 	{ "cpus", required_argument, NULL, 1 },
 	{ "policy", required_argument, NULL, 'p' },
 	{ "check-config", no_argument, NULL, 'C' },
@@ -216,6 +218,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	c.path.pol = &c.pol;
+	if (c.rules.ack_mark & c.rules.accept_mark) {
+		fprintf(stderr, "ftpgwd: ack-mark 0x%08x and accept-mark 0x%08x "
+		        "share bits, nothing installed\n", c.rules.ack_mark,
+		        c.rules.accept_mark);
+		return 2;
+	}
 	if (check) {
 		char buf[8192];
 		conf_print(&c, stdout);

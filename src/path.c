@@ -60,6 +60,7 @@ void path_cfg_default(struct path_cfg *c)
 	c->max_sessions = 4096;
 	c->per_client = 64;
 	c->max_partial_drops = 3;
+	c->ack_mark = 0x00200000;
 }
 
 int path_init(struct path_worker *w, const struct path_cfg *cfg,
@@ -325,6 +326,12 @@ static void setup_session(struct path_worker *w, struct sess *s)
 	}
 	w->count[s->adj_mode == SESS_ADJ_KERNEL ? PATH_C_ADJ_KERNEL
 	                                        : PATH_C_ADJ_FALLBACK]++;
+	/* The kernel adjusts this one's sequence numbers, ACKs included: its
+	 * bare ACKs need not come here (the ctl chains let them pass). A
+	 * failure only means they keep coming. */
+	if (s->adj_mode == SESS_ADJ_KERNEL && w->cfg->ack_mark &&
+	    ct_set_mark_bits(w->ct, &s->ct_orig, w->cfg->ack_mark, true) < 0)
+		w->count[PATH_C_CT_ERRORS]++;
 	ftp_sess_init(&s->ftp, w->cfg->pol, &ep,
 	              s->midstream ? FTP_SESS_MIDSTREAM : 0);
 	log_info("#%u session %s:%u -> %s:%u (client public %s, server "

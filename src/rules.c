@@ -201,6 +201,11 @@ static int cfg_check(const struct rules_cfg *c, enum rules_queue_backend be,
 		seterr(err, errlen, "accept mark: 0 (needs at least one bit)");
 		return -EINVAL;
 	}
+	if (c->ack_mark & c->accept_mark) {
+		seterr(err, errlen, "ack mark 0x%08x shares bits with the accept "
+		       "mark 0x%08x", c->ack_mark, c->accept_mark);
+		return -EINVAL;
+	}
 	if (!c->no_rules && be != RULES_Q_NFT && be != RULES_Q_XT) {
 		seterr(err, errlen, "queue: no backend (probe the kernel first)");
 		return -EINVAL;
@@ -218,6 +223,7 @@ void rules_cfg_default(struct rules_cfg *c)
 	c->fail_open = false;
 	c->no_rules = false;
 	c->accept_mark = 0x00100000;
+	c->ack_mark = 0x00200000;
 }
 
 /* --- batch building ------------------------------------------------------- */
@@ -386,6 +392,36 @@ static void x_payload(struct rb *b, uint32_t base, uint32_t off, uint32_t len,
 }
 
 /* reg1 = (reg1 & mask) ^ xor, 32 bits */
+/* reg 1 = (reg 1 & mask) ^ 0 over the first len bytes (1-4) */
+static void x_bitwise_n(struct rb *b, uint32_t len, uint32_t mask)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+	uint32_t xor = 0;
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+		if (nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, len) < 0 ||
+		    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, len) < 0) {
+			nftnl_expr_free(e);
+			e = NULL;
+		}
+	}
+	rb_add(b, e);
+}
+
+static void x_accept(struct rb *b)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+	}
+	rb_add(b, e);
+}
+
 static void x_bitwise(struct rb *b, uint32_t mask, uint32_t xor)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
@@ -573,7 +609,14 @@ static void m_key(struct rb *b, const struct fam *f)
 }
 
 /* Build one rule of a chain into the batch. which: rule index for the desc */
-enum rule_kind { R_CARRIER, R_PIN, R_PIN_NAT, R_CTL_DPORT, R_CTL_SPORT };
+enum rule_kind { R_CARRIER, R_PIN, R_PIN_NAT, R_CTL_DPORT, R_CTL_SPORT,
+                 R_ACK5, R_ACK8 };
+
+/* A bare ACK: TCP header of doff words and nothing after it. */
+static uint16_t ack_len(const struct fam *f, unsigned doff)
+{
+	return (uint16_t)((f->nfproto == NFPROTO_IPV4 ? 20 : 0) + doff * 4);
+}
 
 static void build_rule(struct bld *x, const struct rules_cfg *c,
                        enum rules_queue_backend be, const char *chain,
@@ -636,6 +679,31 @@ static void build_rule(struct bld *x, const struct rules_cfg *c,
 		x_dnat(&b, f->nfproto, f->reg_to_port);
 		snprintf(what, sizeof(what), "chain %s rule (%s)", chain, f->l3name);
 		break;
+	case R_ACK5:
+	case R_ACK8: {
+		/* not queued: a bare ACK of a connection the kernel adjusts */
+		unsigned doff = kind == R_ACK5 ? 5 : 8;
+		uint16_t len = htons(ack_len(f, doff));
+		uint32_t am = c->ack_mark;
+
+		m_nfproto(&b, f);
+		x_ct(&b, NFT_CT_MARK, NFT_REG_1);
+		x_bitwise(&b, am, 0);
+		x_cmp(&b, NFT_REG_1, NFT_CMP_EQ, &am, sizeof(am));
+		m_tcp(&b);
+		x_payload(&b, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1, NFT_REG_1);
+		x_cmp_u8(&b, 0x10);
+		x_payload(&b, NFT_PAYLOAD_NETWORK_HEADER,
+		          f->nfproto == NFPROTO_IPV4 ? 2 : 4, 2, NFT_REG_1);
+		x_cmp(&b, NFT_REG_1, NFT_CMP_EQ, &len, sizeof(len));
+		x_payload(&b, NFT_PAYLOAD_TRANSPORT_HEADER, 12, 1, NFT_REG_1);
+		x_bitwise_n(&b, 1, 0xf0);
+		x_cmp_u8(&b, (uint8_t)(doff << 4));
+		x_accept(&b);
+		snprintf(what, sizeof(what), "chain %s rule (bare ACK, %s, doff %u)",
+		         chain, f->l3name, doff);
+		break;
+	}
 	case R_CTL_DPORT:
 	case R_CTL_SPORT:
 		m_tcp(&b);
@@ -893,6 +961,11 @@ static long build_install(const struct rules_cfg *c, enum rules_queue_backend be
 			build_rule(&x, c, be, cd->name, R_PIN_NAT, &fams[1], true);
 			break;
 		default:
+			if (c->ack_mark)
+				for (int k = 0; k < 2; k++) {
+					build_rule(&x, c, be, cd->name, R_ACK5, &fams[k], true);
+					build_rule(&x, c, be, cd->name, R_ACK8, &fams[k], true);
+				}
 			/* one rule for both families: the family is unused */
 			build_rule(&x, c, be, cd->name, R_CTL_DPORT, &fams[0], true);
 			build_rule(&x, c, be, cd->name, R_CTL_SPORT, &fams[0], true);
@@ -1858,6 +1931,14 @@ size_t rules_format_nft(const struct rules_cfg *c, enum rules_queue_backend be,
 				     "dnat %s to %s saddr . %s daddr . tcp dport "
 				     "map @%s\n", f->l3name, m, m, ip, ip, ip, f->dnat);
 		}
+		if (d->ctl && c->ack_mark)
+			for (int k = 0; k < 2; k++)
+				for (unsigned doff = 5; doff <= 8; doff += 3)
+					outf(&o, "\t\tmeta nfproto %s ct mark & 0x%08x == "
+					     "0x%08x tcp flags == ack %s length %u tcp doff %u "
+					     "accept\n", fams[k].l3name, c->ack_mark,
+					     c->ack_mark, fams[k].nftname,
+					     ack_len(&fams[k], doff), doff);
 		if (d->ctl) {
 			if (be == RULES_Q_XT)
 				outf(&o, "\t\t# the kernel runs these as the xtables "

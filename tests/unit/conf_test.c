@@ -13,7 +13,7 @@ static void test_lines(void **st)
 		"control-ports 21,2121", "table ftpgw2", "no-rules yes",
 		"fail-open no", "accept-mark 0x00100000", "pin-timeout 30",
 		"passive-ports 30000-30100", "allow-fxp no", "max-line 512",
-		"cpus 1", "cpus 0,1",
+		"cpus 1", "cpus 0,1", "ack-mark 0", "ack-mark 0x00400000",
 	};
 	static const char *const bad[] = {
 		"queue", "queue x", "queue 5:3", "queue 0:100", "queue 70000",
@@ -25,7 +25,7 @@ static void test_lines(void **st)
 		"passive-ports 5-1", "max-line 1", "wan-interface \n\nx",
 		"wan-interface a b", "queue 1\n", "table x\x01",
 		"cpus", "cpus x", "cpus 0,", "cpus ,1", "cpus 0,,1", "cpus 4096",
-		"cpus -1",
+		"cpus -1", "ack-mark x", "ack-mark 0x100000000",
 	};
 	(void)st;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {

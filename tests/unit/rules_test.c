@@ -436,6 +436,31 @@ static void pin_nat_expect(int fam, uint32_t mark, char *out, size_t len)
 	         fam, fam == 4 ? "ip" : "ip6", fam == 4 ? 9 : 2, fam == 4 ? 9 : 2);
 }
 
+/* A bare ACK of a connection whose ct mark has the ack mark: accepted in
+ * the ctl chains, not queued (nft 1.0.6 compiles "meta nfproto ipv4 ct
+ * mark & M == M tcp flags == ack ip length 40 tcp doff 5 accept" so). */
+static void ack_expect(int fam, uint32_t mark, unsigned doff, char *out,
+                       size_t len)
+{
+	unsigned l = (fam == 4 ? 20 : 0) + doff * 4;
+
+	snprintf(out, len, "%s"
+	         "[ ct load mark => reg 1 ]\n"
+	         "[ bitwise reg 1 = ( reg 1 & 0x%08x ) ^ 0x00000000 ]\n"
+	         "[ cmp eq reg 1 0x%08x ]\n"
+	         TCP
+	         "[ payload load 1b @ transport header + 13 => reg 1 ]\n"
+	         "[ cmp eq reg 1 0x00000010 ]\n"
+	         "[ payload load 2b @ network header + %d => reg 1 ]\n"
+	         "[ cmp eq reg 1 0x0000%02x%02x ]\n"
+	         "[ payload load 1b @ transport header + 12 => reg 1 ]\n"
+	         "[ bitwise reg 1 = ( reg 1 & 0x000000f0 ) ^ 0x00000000 ]\n"
+	         "[ cmp eq reg 1 0x000000%02x ]\n"
+	         "[ immediate reg 0 accept ]\n",
+	         fam == 4 ? NFPROTO4 : NFPROTO6, mark, mark, fam == 4 ? 2 : 4,
+	         l & 0xff, l >> 8, doff << 4);
+}
+
 /* The whole batch, in order, for any configuration. */
 static void check_install(const struct rules_cfg *c, enum rules_queue_backend be,
                           uint32_t seq)
@@ -445,7 +470,7 @@ static void check_install(const struct rules_cfg *c, enum rules_queue_backend be
 	int i = 0;
 
 	build(c, be, seq, &b);
-	assert_int_equal(b.n, c->no_rules ? 20 : 29);
+	assert_int_equal(b.n, c->no_rules ? 20 : c->ack_mark ? 41 : 29);
 	for (int k = 0; k < b.n; k++)
 		assert_int_equal(b.m[k].seq, (uint32_t)(seq + (uint32_t)k));
 
@@ -496,6 +521,12 @@ static void check_install(const struct rules_cfg *c, enum rules_queue_backend be
 		for (int k = 0; k < 3; k++) {
 			check_chain(&b.m[i++], c->table, ctl[k].name, "filter",
 			            ctl[k].hook, -10);
+			for (int fam = 4; c->ack_mark && fam <= 6; fam += 2)
+				for (unsigned doff = 5; doff <= 8; doff += 3) {
+					ack_expect(fam, c->ack_mark, doff, expect,
+					           sizeof(expect));
+					check_rule(&b.m[i++], c->table, ctl[k].name, expect);
+				}
 			check_queue(&b.m[i++], c, ctl[k].name, be, 2);
 			check_queue(&b.m[i++], c, ctl[k].name, be, 0);
 		}
@@ -587,6 +618,10 @@ static void test_custom_cfg(void **state)
 		c.ctl_ports[i] = (uint16_t)(100 + i);
 	snprintf(c.table, sizeof(c.table), "%s", "a234567890123456789012345678901");
 	check_install(&c, RULES_Q_NFT, 3);
+	c.ack_mark = 0x80000000u;
+	check_install(&c, RULES_Q_XT, 7);
+	c.ack_mark = 0;                          /* every packet queued */
+	check_install(&c, RULES_Q_NFT, 7);
 }
 
 static void test_bad_cfg(void **state)
@@ -618,6 +653,11 @@ static void test_bad_cfg(void **state)
 	assert_int_equal(rules_build_install(&c, RULES_Q_XT, 1, buf, sizeof(buf)),
 	                 -EINVAL);
 	memset(c.table, 'a', sizeof(c.table));      /* not terminated */
+	assert_int_equal(rules_build_install(&c, RULES_Q_XT, 1, buf, sizeof(buf)),
+	                 -EINVAL);
+
+	rules_cfg_default(&c);
+	c.ack_mark = c.accept_mark | 0x1;           /* shares a bit */
 	assert_int_equal(rules_build_install(&c, RULES_Q_XT, 1, buf, sizeof(buf)),
 	                 -EINVAL);
 
