@@ -94,13 +94,15 @@ if "sessions" in fig:
                      ("pasv_p32", "PASV, 32 parallel")):
         r = ratio(med("sessions", "ftpgwd", m + "_rate"), med("sessions", "kernel", m + "_rate"))
         errs = sum(sum(fig["sessions"].get(g, {}).get(m + "_errors", [0]))
-                   for g in ("none", "kernel", "ftpgwd"))
+                   for g in ("none", "kernel", "floor", "ftpgwd"))
+        rf = ratio(med("sessions", "floor", m + "_rate"), med("sessions", "kernel", m + "_rate"))
         rows.append([label] + [cell("sessions", g, m + "_rate", 0)
-                               for g in ("none", "kernel", "ftpgwd")] +
-                    [f(r, 3), errs])
+                               for g in ("none", "kernel", "floor", "ftpgwd")] +
+                    [f(rf, 3), f(r, 3), errs])
         goal(f"session rate {label}, ftpgwd/kernel", r, 0.95, True)
     table("1. Control sessions per second (login, EPSV/PASV, LIST, QUIT; vsftpd)",
-          ["", "no ALG", "kernel helper", "ftpgwd", "ftpgwd/kernel", "errors"], rows)
+          ["", "no ALG", "kernel helper", "floor", "ftpgwd", "floor/kernel",
+           "ftpgwd/kernel", "errors"], rows)
 
 # 2. latency
 if "latency" in fig:
