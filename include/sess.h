@@ -98,6 +98,7 @@ struct sess_table {
 	uint32_t nclients;
 	struct sess_edit *edits;      /* the edit pool, a ring */
 	uint32_t nedits, edit_next;   /* its size; the entry taken next */
+	uint32_t seed;                /* of the 4-tuple hash (random) */
 };
 
 /* Entries in the edit pool of a table of max sessions. */

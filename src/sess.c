@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 struct sess_client {
 	uint8_t family;
@@ -18,22 +19,50 @@ static uint32_t hash_bytes(uint32_t h, const uint8_t *p, size_t n)
 	return h;
 }
 
-static uint32_t key_hash(const struct sess_key *k)
+static uint32_t word(const uint8_t *p)
 {
-	uint32_t h = 2166136261u;
-	size_t al = k->family == 6 ? 16 : 4;
+	uint32_t w;
 
-	h = hash_bytes(h, k->caddr, al);
-	h = hash_bytes(h, k->saddr, al);
-	h = hash_bytes(h, (const uint8_t *)&k->cport, 2);
-	return hash_bytes(h, (const uint8_t *)&k->sport, 2);
+	memcpy(&w, p, 4);
+	return w;
+}
+
+static uint32_t mix(uint32_t h, uint32_t v)
+{
+	h = (h ^ v) * 0x9e3779b1u;
+	return h ^ (h >> 15);
+}
+
+/* A word at a time, from the table's random seed (so which 4-tuples share
+ * a chain cannot be known from outside); this runs for every packet. */
+static uint32_t key_hash(const struct sess_table *t, const struct sess_key *k)
+{
+	uint32_t h = t->seed;
+	unsigned nw = k->family == 6 ? 4 : 1;
+
+	for (unsigned i = 0; i < nw; i++) {
+		h = mix(h, word(k->caddr + 4 * i));
+		h = mix(h, word(k->saddr + 4 * i));
+	}
+	h = mix(h, (uint32_t)k->cport << 16 | k->sport);
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	return h ^ (h >> 13);
 }
 
 static bool key_eq(const struct sess_key *a, const struct sess_key *b)
 {
-	return a->family == b->family && a->cport == b->cport &&
-	       a->sport == b->sport && memcmp(a->caddr, b->caddr, 16) == 0 &&
-	       memcmp(a->saddr, b->saddr, 16) == 0;
+	uint64_t x[4], y[4];
+
+	if (a->family != b->family || a->cport != b->cport ||
+	    a->sport != b->sport)
+		return false;
+	memcpy(x, a->caddr, 16);
+	memcpy(x + 2, a->saddr, 16);
+	memcpy(y, b->caddr, 16);
+	memcpy(y + 2, b->saddr, 16);
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) |
+	        (x[3] ^ y[3])) == 0;
 }
 
 /*
@@ -89,6 +118,9 @@ int sess_table_init(struct sess_table *t, uint32_t max, uint32_t per_client)
 		t->free = i;
 	}
 	t->next_sid = 1;
+	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(t->seed))
+		t->seed = (uint32_t)(uintptr_t)t ^ 0x5bd1e995u;
 	return 0;
 }
 
@@ -103,7 +135,7 @@ void sess_table_free(struct sess_table *t)
 
 struct sess *sess_find(struct sess_table *t, const struct sess_key *k)
 {
-	uint32_t i = t->buckets[key_hash(k) & (t->nbuckets - 1)];
+	uint32_t i = t->buckets[key_hash(t, k) & (t->nbuckets - 1)];
 
 	while (i < t->max) {
 		struct sess *s = &t->slots[i];
@@ -182,7 +214,7 @@ int sess_add(struct sess_table *t, const struct sess_key *k,
 	s->sid = t->next_sid++;
 	if (t->next_sid == 0)
 		t->next_sid = 1;
-	b = key_hash(k) & (t->nbuckets - 1);
+	b = key_hash(t, k) & (t->nbuckets - 1);
 	s->next = t->buckets[b];
 	t->buckets[b] = (uint32_t)(s - t->slots);
 	t->count++;
@@ -205,8 +237,7 @@ void sess_closing(struct sess_table *t, struct sess *s)
 void sess_del(struct sess_table *t, struct sess *s)
 {
 	uint32_t me = (uint32_t)(s - t->slots);
-	uint32_t *pp = &t->buckets[key_hash(&s->key) & (t->nbuckets - 1)];
-	struct sess_client *c;
+	uint32_t *pp = &t->buckets[key_hash(t, &s->key) & (t->nbuckets - 1)];
 
 	if (!s->used)
 		return;
@@ -215,7 +246,7 @@ void sess_del(struct sess_table *t, struct sess *s)
 	if (*pp == me)
 		*pp = s->next;
 	if (!s->released) {
-		c = client_slot(t, &s->key);
+		struct sess_client *c = client_slot(t, &s->key);
 		if (c && c->n > 0 && --c->n == 0)
 			client_drop(t, c);
 	}
