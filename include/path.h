@@ -81,6 +81,9 @@ int path_reconcile(const struct path_cfg *cfg, struct rules *r,
 /* Log the counters (SIGUSR1, and at exit). */
 void path_log_counters(const struct path_worker *w, unsigned worker);
 
+/* The clock of the session timers (path_packet() reads it itself). */
+uint64_t path_clock_ms(void);
+
 /* Expire idle and closed sessions. */
 void path_tick(struct path_worker *w, uint64_t now_ms);
 

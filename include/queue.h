@@ -32,6 +32,10 @@ int queue_open(struct queue **q, uint16_t num, uint32_t maxlen,
 void queue_close(struct queue *q);       /* NULL-safe */
 int queue_fd(const struct queue *q);
 
+/* queue_recv() waits at most ms for the first packet (SO_RCVTIMEO), then
+ * returns 0 with nothing done: a worker needs no poll() before it. */
+int queue_set_wait(struct queue *q, unsigned ms);
+
 /*
  * Read one datagram (blocking unless the fd is non-blocking) and call fn
  * for each packet in it. -ENOBUFS means the kernel dropped messages for

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <sched.h>
 #include <getopt.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,18 +44,10 @@ struct worker {
 	bool started;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct pollfd pfd = { .fd = queue_fd(w->q), .events = POLLIN };
 	uint64_t last_tick = 0;
 
 	if (w->cpu >= 0) {
@@ -68,17 +59,18 @@ static void *worker_main(void *arg)
 			         w->cpu);
 	}
 
+	/* no poll(): queue_recv() waits up to 1 s itself (one system call
+	 * less per wake-up); the packet path reads the clock per packet */
+	if (queue_set_wait(w->q, 1000) < 0)
+		log_warn("queue %u: no receive timeout: shutdown and timers wait "
+		         "for the next packet", w->num);
 	while (!stop_flag) {
-		int n = poll(&pfd, 1, 1000);
-		uint64_t t = now_ms();
+		int rc = queue_recv(w->q, path_packet, w->pw);
+		uint64_t t = path_clock_ms();   /* the packets' clock */
 
-		w->pw->now_ms = t;
-		if (n > 0 && (pfd.revents & POLLIN)) {
-			int rc = queue_recv(w->q, path_packet, w->pw);
-			if (rc == -ENOBUFS && log_ratelimit(0))
-				log_warn("queue %u: the kernel dropped packets "
-				         "(receive buffer full)", w->num);
-		}
+		if (rc == -ENOBUFS && log_ratelimit(0))
+			log_warn("queue %u: the kernel dropped packets "
+			         "(receive buffer full)", w->num);
 		if (t - last_tick >= 1000) {
 			path_tick(w->pw, t);
 			last_tick = t;

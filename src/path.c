@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <linux/netfilter.h>
 
 #include "log.h"
@@ -72,6 +73,16 @@ int path_init(struct path_worker *w, const struct path_cfg *cfg,
 	w->r = r;
 	w->ct = ct;
 	return sess_table_init(&w->tab, cfg->max_sessions, cfg->per_client);
+}
+
+/* Milliseconds for the session timers: the coarse monotonic clock (a few
+ * ms of resolution, read without a system call) is enough for them. */
+uint64_t path_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* both FINs or a RST: the close grace starts; the client's limit is freed */
@@ -503,6 +514,7 @@ void path_packet(struct queue *q, struct queue_pkt *p, void *arg)
 	int32_t delta = 0;
 
 	(void)q;
+	w->now_ms = path_clock_ms();
 	w->count[PATH_C_PACKETS]++;
 	if (p->len > 0xffff) {
 		queue_verdict(w->q, p->id, NF_ACCEPT, NULL, 0);
