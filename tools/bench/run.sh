@@ -224,12 +224,15 @@ if want latency; then
 fi
 
 if want flood; then
-	# name|gateway|reader args|command
+	# name|gateway|reader args|command. ftpgwd-1w/-2w queue every packet
+	# (--ack-mark 0), as the floor does: the packet path's own limit;
+	# -ackmark is the default, where bare ACKs pass by
 	for spec in "none|none||noop" "kernel|kernel||noop" "kernel-port|kernel||port" \
 		"floor-1w|floor|--queue 0 --cpus 1|noop" \
 		"floor-2w|floor|--queue 0:1 --cpus 0,1|noop" \
-		"ftpgwd-1w|ftpgwd|--queue 0 --cpus 1|noop" \
-		"ftpgwd-2w|ftpgwd|--queue 0:1 --cpus 0,1|noop" \
+		"ftpgwd-1w|ftpgwd|--queue 0 --cpus 1 --ack-mark 0|noop" \
+		"ftpgwd-2w|ftpgwd|--queue 0:1 --cpus 0,1 --ack-mark 0|noop" \
+		"ftpgwd-1w-ackmark|ftpgwd|--queue 0 --cpus 1|noop" \
 		"ftpgwd-1w-port|ftpgwd|--queue 0 --cpus 1|port" \
 		"ftpgwd-2w-port|ftpgwd|--queue 0:1 --cpus 0,1|port"; do
 		IFS='|' read -r name gw args cmd <<<"$spec"
