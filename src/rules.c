@@ -460,6 +460,24 @@ static void x_lookup(struct rb *b, const char *set, uint32_t set_id,
 	rb_add(b, e);
 }
 
+/* reg 1 not in the set */
+static void x_lookup_not(struct rb *b, const char *set, uint32_t set_id)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+		if (nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set) < 0) {
+			nftnl_expr_free(e);
+			e = NULL;
+		} else if (set_id) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+		}
+	}
+	rb_add(b, e);
+}
+
 static void x_dynset_delete(struct rb *b, const char *set, uint32_t set_id)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("dynset");
@@ -610,7 +628,7 @@ static void m_key(struct rb *b, const struct fam *f)
 
 /* Build one rule of a chain into the batch. which: rule index for the desc */
 enum rule_kind { R_CARRIER, R_PIN, R_PIN_NAT, R_CTL_DPORT, R_CTL_SPORT,
-                 R_ACK5, R_ACK8 };
+                 R_ACK5, R_ACK8, R_SKIP_OLD, R_SKIP_NONTCP, R_SKIP_DATA };
 
 /* A bare ACK: TCP header of doff words and nothing after it. */
 static uint16_t ack_len(const struct fam *f, unsigned doff)
@@ -678,6 +696,38 @@ static void build_rule(struct bld *x, const struct rules_cfg *c,
 		         SET_ID_DNAT4 : SET_ID_DNAT6) : 0, true);
 		x_dnat(&b, f->nfproto, f->reg_to_port);
 		snprintf(what, sizeof(what), "chain %s rule (%s)", chain, f->l3name);
+		break;
+	/* The first rules of the chains every forwarded packet crosses: what
+	 * cannot match below leaves at once (a data connection's packets
+	 * crossed ten rules in three chains otherwise; make bench measured
+	 * bulk data 8% slower for it). */
+	case R_SKIP_OLD: {
+		uint32_t st = CT_STATE_NEW;
+
+		x_ct(&b, NFT_CT_STATE, NFT_REG_1);
+		x_cmp(&b, NFT_REG_1, NFT_CMP_NEQ, &st, sizeof(st));
+		x_accept(&b);
+		snprintf(what, sizeof(what), "chain %s rule (not new)", chain);
+		break;
+	}
+	case R_SKIP_NONTCP: {
+		uint8_t tcp = IPPROTO_TCP;
+
+		x_meta(&b, NFT_META_L4PROTO, NFT_REG_1);
+		x_cmp(&b, NFT_REG_1, NFT_CMP_NEQ, &tcp, sizeof(tcp));
+		x_accept(&b);
+		snprintf(what, sizeof(what), "chain %s rule (not tcp)", chain);
+		break;
+	}
+	case R_SKIP_DATA:
+		m_tcp(&b);
+		x_payload(&b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1);
+		x_lookup_not(&b, "ctl_ports", ids ? SET_ID_PORTS : 0);
+		x_payload(&b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, NFT_REG_1);
+		x_lookup_not(&b, "ctl_ports", ids ? SET_ID_PORTS : 0);
+		x_accept(&b);
+		snprintf(what, sizeof(what), "chain %s rule (not a control port)",
+		         chain);
 		break;
 	case R_ACK5:
 	case R_ACK8: {
@@ -949,10 +999,12 @@ static long build_install(const struct rules_cfg *c, enum rules_queue_backend be
 		build_chain(&x, c, cd);
 		switch (i) {
 		case 0:
+			build_rule(&x, c, be, cd->name, R_SKIP_OLD, &fams[0], true);
 			build_rule(&x, c, be, cd->name, R_CARRIER, &fams[0], true);
 			build_rule(&x, c, be, cd->name, R_CARRIER, &fams[1], true);
 			break;
 		case 1:
+			build_rule(&x, c, be, cd->name, R_SKIP_OLD, &fams[0], true);
 			build_rule(&x, c, be, cd->name, R_PIN, &fams[0], true);
 			build_rule(&x, c, be, cd->name, R_PIN, &fams[1], true);
 			break;
@@ -961,6 +1013,8 @@ static long build_install(const struct rules_cfg *c, enum rules_queue_backend be
 			build_rule(&x, c, be, cd->name, R_PIN_NAT, &fams[1], true);
 			break;
 		default:
+			build_rule(&x, c, be, cd->name, R_SKIP_NONTCP, &fams[0], true);
+			build_rule(&x, c, be, cd->name, R_SKIP_DATA, &fams[0], true);
 			if (c->ack_mark)
 				for (int k = 0; k < 2; k++) {
 					build_rule(&x, c, be, cd->name, R_ACK5, &fams[k], true);
@@ -1911,6 +1965,12 @@ size_t rules_format_nft(const struct rules_cfg *c, enum rules_queue_backend be,
 			continue;
 		outf(&o, "\tchain %s {\n\t\ttype %s hook %s priority %d; "
 		     "policy accept;\n", d->name, d->type, d->hookname, d->prio);
+		if (i < 2)
+			outf(&o, "\t\tct state != new accept\n");
+		if (d->ctl)
+			outf(&o, "\t\tmeta l4proto != tcp accept\n"
+			     "\t\ttcp dport != @ctl_ports tcp sport != @ctl_ports "
+			     "accept\n");
 		for (int k = 0; k < 2 && i < 3; k++) {
 			const struct fam *f = &fams[k];
 			const char *ip = f->nftname;

@@ -405,6 +405,23 @@ static const char carrier6[] =
 	"[ lookup reg 1 set ctl_ports ]\n"
 	"[ objref type 9 name carrier6 ]\n";
 
+/* the first rules: what cannot match below leaves the chain at once */
+static const char skip_old[] =
+	"[ ct load state => reg 1 ]\n"
+	"[ cmp neq reg 1 0x00000008 ]\n"
+	"[ immediate reg 0 accept ]\n";
+static const char skip_nontcp[] =
+	"[ meta load l4proto => reg 1 ]\n"
+	"[ cmp neq reg 1 0x00000006 ]\n"
+	"[ immediate reg 0 accept ]\n";
+static const char skip_data[] =
+	TCP
+	"[ payload load 2b @ transport header + 2 => reg 1 ]\n"
+	"[ lookup reg 1 set ctl_ports 0x1 ]\n"
+	"[ payload load 2b @ transport header + 0 => reg 1 ]\n"
+	"[ lookup reg 1 set ctl_ports 0x1 ]\n"
+	"[ immediate reg 0 accept ]\n";
+
 /* %1$s: the mark mask ~M, %2$s: M */
 static void pin_expect(int fam, uint32_t mark, char *out, size_t len)
 {
@@ -470,7 +487,7 @@ static void check_install(const struct rules_cfg *c, enum rules_queue_backend be
 	int i = 0;
 
 	build(c, be, seq, &b);
-	assert_int_equal(b.n, c->no_rules ? 20 : c->ack_mark ? 41 : 29);
+	assert_int_equal(b.n, c->no_rules ? 22 : c->ack_mark ? 49 : 37);
 	for (int k = 0; k < b.n; k++)
 		assert_int_equal(b.m[k].seq, (uint32_t)(seq + (uint32_t)k));
 
@@ -495,10 +512,12 @@ static void check_install(const struct rules_cfg *c, enum rules_queue_backend be
 
 	check_chain(&b.m[i++], c->table, "carrier", "filter", NF_INET_PRE_ROUTING,
 	            -150);
+	check_rule(&b.m[i++], c->table, "carrier", skip_old);
 	check_rule(&b.m[i++], c->table, "carrier", carrier4);
 	check_rule(&b.m[i++], c->table, "carrier", carrier6);
 
 	check_chain(&b.m[i++], c->table, "pin", "filter", NF_INET_PRE_ROUTING, -150);
+	check_rule(&b.m[i++], c->table, "pin", skip_old);
 	pin_expect(4, c->accept_mark, expect, sizeof(expect));
 	check_rule(&b.m[i++], c->table, "pin", expect);
 	pin_expect(6, c->accept_mark, expect, sizeof(expect));
@@ -521,6 +540,8 @@ static void check_install(const struct rules_cfg *c, enum rules_queue_backend be
 		for (int k = 0; k < 3; k++) {
 			check_chain(&b.m[i++], c->table, ctl[k].name, "filter",
 			            ctl[k].hook, -10);
+			check_rule(&b.m[i++], c->table, ctl[k].name, skip_nontcp);
+			check_rule(&b.m[i++], c->table, ctl[k].name, skip_data);
 			for (int fam = 4; c->ack_mark && fam <= 6; fam += 2)
 				for (unsigned doff = 5; doff <= 8; doff += 3) {
 					ack_expect(fam, c->ack_mark, doff, expect,
