@@ -212,6 +212,10 @@ if "bulk" in fig:
           ["", "no ALG", "kernel helper", "ftpgwd", "ftpgwd/none", "kernel/none"],
           [["download", cell("bulk", "none", "mib_s"), cell("bulk", "kernel", "mib_s"),
             cell("bulk", "ftpgwd", "mib_s"), f(r, 3), f(rk, 3)]])
+    q = stat("bulk", "ftpgwd", "queued_pkts")
+    if q:
+        print(f"  packets ftpgwd queued during one download (the control "
+              f"connection's only): {f(q['median'], 0)} [{f(q['min'], 0)}-{f(q['max'], 0)}]")
     goal("data-path throughput, ftpgwd/none", r, 0.98, True)
 
 print("\nGoals (issue 12)")

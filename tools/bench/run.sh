@@ -26,7 +26,7 @@ BENCH_OUT=${BENCH_OUT:-$REPO/bench/results.json}
 BENCH_ONLY=${BENCH_ONLY:-sessions bulk latency flood callgrind scale pins}
 BT=$REPO/build/bench
 PROBE=$REPO/build/rules-probe
-LAB_DATA_MB=${BENCH_DATA_MB:-256}     # the bulk transfer's file
+LAB_DATA_MB=${BENCH_DATA_MB:-1024}    # the bulk transfer's file
 LAT_COUNT=${BENCH_LAT_COUNT:-2000}
 CG_N1=${BENCH_CG_N1:-200} CG_N2=${BENCH_CG_N2:-1200}
 FLOOD_CONNS=${BENCH_FLOOD_CONNS:-32} FLOOD_DEPTH=${BENCH_FLOOD_DEPTH:-4}
@@ -157,7 +157,8 @@ if want sessions; then
 	# the floor too: what queueing every control packet costs by itself.
 	# The gateways take turns, run after run (as for bulk below).
 	for ((r = 1; r <= BENCH_RUNS; r++)); do
-		for gw in none kernel floor ftpgwd; do
+		order=(none kernel floor ftpgwd none kernel floor)
+		for gw in "${order[@]:$((r % 4)):4}"; do
 			bench_gw $gw || continue
 			note "session rate through $gw, run $r of $BENCH_RUNS"
 			for spec in "epsv 1" "epsv 32" "pasv 32"; do
@@ -178,13 +179,20 @@ if want bulk; then
 	# the gateways take turns, run after run: a drift of the machine
 	# (another guest, the page cache) is spread over all three
 	ip netns exec "$NS_C" curl -s -o /dev/null --max-time 60 "ftp://$SRV/pub/data.bin"  # page cache
-	for ((r = 1; r <= BENCH_RUNS + 2; r++)); do
-		for gw in none kernel ftpgwd; do
+	for ((r = 1; r <= 2 * BENCH_RUNS + 1; r++)); do
+		# the order rotates too: none is not always the first after a pause
+		order=(none kernel ftpgwd none kernel)
+		for gw in "${order[@]:$((r % 3)):3}"; do
 			bench_gw $gw || continue
-			[ $r = 1 ] && note "bulk download ($LAB_DATA_MB MiB) through $gw, $((BENCH_RUNS + 2)) runs"
+			[ $r = 1 ] && note "bulk download ($LAB_DATA_MB MiB) through $gw, $((2 * BENCH_RUNS + 1)) runs"
+			read -r id0 _ < <(qstat)
 			bps=$(ip netns exec "$NS_C" curl -s -o /dev/null --max-time 60 \
 				-w '%{speed_download}' "ftp://$SRV/pub/data.bin")
+			read -r id1 _ < <(qstat)
 			rec bulk $gw mib_s "$(awk -v b="$bps" 'BEGIN { printf "%.1f", b / 1048576 }')" $r
+			# what ftpgwd queued during the whole download: the control
+			# connection's packets only, never the data connection's
+			[ $gw = ftpgwd ] && rec bulk $gw queued_pkts $((id1 - id0)) $r
 		done
 	done
 	bench_gw_stop
