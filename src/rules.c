@@ -441,8 +441,10 @@ static void x_bitwise(struct rb *b, uint32_t mask, uint32_t xor)
 	rb_add(b, e);
 }
 
-static void x_lookup(struct rb *b, const char *set, uint32_t set_id,
-                     bool map)
+/* reg 1 looked up in the set; map: the value into reg 1; not: match when
+ * absent */
+static void x_lookup_f(struct rb *b, const char *set, uint32_t set_id,
+                       bool map, bool not)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
 
@@ -450,6 +452,9 @@ static void x_lookup(struct rb *b, const char *set, uint32_t set_id,
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
 		if (map)
 			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
+		if (not)
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS,
+			                   NFT_LOOKUP_F_INV);
 		if (nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set) < 0) {
 			nftnl_expr_free(e);
 			e = NULL;
@@ -460,22 +465,15 @@ static void x_lookup(struct rb *b, const char *set, uint32_t set_id,
 	rb_add(b, e);
 }
 
-/* reg 1 not in the set */
+static void x_lookup(struct rb *b, const char *set, uint32_t set_id,
+                     bool map)
+{
+	x_lookup_f(b, set, set_id, map, false);
+}
+
 static void x_lookup_not(struct rb *b, const char *set, uint32_t set_id)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
-		if (nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set) < 0) {
-			nftnl_expr_free(e);
-			e = NULL;
-		} else if (set_id) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
-		}
-	}
-	rb_add(b, e);
+	x_lookup_f(b, set, set_id, false, true);
 }
 
 static void x_dynset_delete(struct rb *b, const char *set, uint32_t set_id)

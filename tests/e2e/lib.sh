@@ -404,7 +404,10 @@ EOF
 }
 
 # gw_ftpgwd ARGS...: "$FTPGWD" -f ARGS in the router namespace; waits
-# (bounded, 10 s) for "ftpgwd: ready" in its log; SIGTERM by PID at stop.
+# (bounded, LAB_GW_WAIT tenths of a second, default 100) for "ftpgwd:
+# ready" in its log; SIGTERM by PID at stop. LAB_GW_WRAP=(cmd args): a
+# prefix for the command (taskset, valgrind: tools/bench/run.sh).
+LAB_GW_WRAP=()
 gw_ftpgwd() {
 	LAB_GW=ftpgwd
 	LAB_GW_LOG=$LAB_RUN/logs/ftpgwd-$LAB_SCEN.log
@@ -412,16 +415,16 @@ gw_ftpgwd() {
 		lab_diag "gw_ftpgwd: $FTPGWD is not an executable (build it, or set FTPGWD=)"
 		return 1
 	fi
-	lab_spawn "$NS_R" ftpgwd "$LAB_GW_LOG" "$FTPGWD" -f "$@"
+	lab_spawn "$NS_R" ftpgwd "$LAB_GW_LOG" "${LAB_GW_WRAP[@]}" "$FTPGWD" -f "$@"
 	LAB_GW_PID=$LAB_LAST_PID
 	local i
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < ${LAB_GW_WAIT:-100}; i++)); do
 		grep -q 'ftpgwd: ready' "$LAB_GW_LOG" 2>/dev/null && return 0
 		kill -0 "$LAB_GW_PID" 2>/dev/null || break
 		sleep 0.1
 	done
 	if kill -0 "$LAB_GW_PID" 2>/dev/null; then
-		lab_diag "gw_ftpgwd: no 'ftpgwd: ready' within 10 s; its log:"
+		lab_diag "gw_ftpgwd: no 'ftpgwd: ready' within $((${LAB_GW_WAIT:-100} / 10)) s; its log:"
 	else
 		wait "$LAB_GW_PID"
 		lab_diag "gw_ftpgwd: ftpgwd exited (status $?) before 'ftpgwd: ready'; its log:"

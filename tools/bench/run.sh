@@ -103,24 +103,16 @@ bench_gw() {
 		done
 		local q=0; [ "${1:-}" = --queue ] && q=${2/:/-}
 		ip netns exec "$NS_R" "$PROBE" --queue "$q" install ;;
-	ftpgwd) bench_filter mark && gw_ftpgwd_wrapped "$@" ;;
+	ftpgwd)
+		# lab's gw_ftpgwd, with the prefix (taskset, valgrind) and 60 s
+		# to start under valgrind; its lab_diag lines go to stderr here
+		bench_filter mark || return 1
+		LAB_GW_WRAP=("${BENCH_PIN[@]}")
+		LAB_GW_WAIT=600 gw_ftpgwd "$@" >&2
+		local rc=$?
+		LAB_GW_WRAP=()
+		return $rc ;;
 	esac
-}
-
-# lab's gw_ftpgwd, with the command prefix BENCH_PIN (taskset, valgrind)
-gw_ftpgwd_wrapped() {
-	LAB_GW=ftpgwd
-	LAB_GW_LOG=$LAB_RUN/logs/ftpgwd-bench.log
-	lab_spawn "$NS_R" ftpgwd "$LAB_GW_LOG" "${BENCH_PIN[@]}" "$FTPGWD" -f "$@"
-	LAB_GW_PID=$LAB_LAST_PID
-	local i
-	for ((i = 0; i < 600; i++)); do
-		grep -q 'ftpgwd: ready' "$LAB_GW_LOG" 2>/dev/null && return 0
-		kill -0 "$LAB_GW_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "bench: ftpgwd did not start:" >&2; tail -n 20 "$LAB_GW_LOG" >&2
-	return 1
 }
 
 bench_gw_stop() {
