@@ -49,12 +49,17 @@ int ct_get(struct ct *c, const struct ct_tuple *t, bool reply,
 int ct_set_seqadj(struct ct *c, const struct ct_tuple *orig,
                   const struct seq_adj adj[2]);
 
+/*
+ * One update message for the entry whose original tuple is orig: both
+ * adjustments (adj, unless NULL) and the mark_bits of its mark set
+ * (mark_on) or cleared, the other bits left (mark_bits 0: mark untouched).
+ * The kernel applies the mark whether or not it stores the adjustments.
+ */
+int ct_update(struct ct *c, const struct ct_tuple *orig,
+              const struct seq_adj adj[2], uint32_t mark_bits, bool mark_on);
+
 /* Call fn for every TCP entry whose original destination port is one of
  * ports[0..n). */
-/* Set (on) or clear the bits of the entry's mark, leaving the others. */
-int ct_set_mark_bits(struct ct *c, const struct ct_tuple *orig, uint32_t bits,
-                     bool on);
-
 int ct_dump_tcp(struct ct *c, const uint16_t *ports, unsigned n,
                 void (*fn)(const struct ct_entry *e, void *arg), void *arg);
 

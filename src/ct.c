@@ -274,31 +274,30 @@ static void put_adj(struct nlmsghdr *nlh, uint16_t type,
 	mnl_attr_nest_end(nlh, n);
 }
 
-int ct_set_seqadj(struct ct *c, const struct ct_tuple *orig,
-                  const struct seq_adj adj[2])
+int ct_update(struct ct *c, const struct ct_tuple *orig,
+              const struct seq_adj adj[2], uint32_t mark_bits, bool mark_on)
 {
 	struct nlmsghdr *nlh = put_hdr(c, IPCTNL_MSG_CT_NEW,
 	                               NLM_F_REQUEST | NLM_F_ACK, orig->family);
 	struct req r = { 0 };
 
 	put_tuple(nlh, CTA_TUPLE_ORIG, orig);
-	put_adj(nlh, CTA_SEQ_ADJ_ORIG, &adj[0]);
-	put_adj(nlh, CTA_SEQ_ADJ_REPLY, &adj[1]);
+	if (adj) {
+		put_adj(nlh, CTA_SEQ_ADJ_ORIG, &adj[0]);
+		put_adj(nlh, CTA_SEQ_ADJ_REPLY, &adj[1]);
+	}
+	if (mark_bits) {
+		/* the kernel: new = (mark & ~MARK_MASK) ^ MARK */
+		mnl_attr_put_u32(nlh, CTA_MARK, htonl(mark_on ? mark_bits : 0));
+		mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(mark_bits));
+	}
 	return talk(c, nlh, &r);
 }
 
-int ct_set_mark_bits(struct ct *c, const struct ct_tuple *orig, uint32_t bits,
-                     bool on)
+int ct_set_seqadj(struct ct *c, const struct ct_tuple *orig,
+                  const struct seq_adj adj[2])
 {
-	struct nlmsghdr *nlh = put_hdr(c, IPCTNL_MSG_CT_NEW,
-	                               NLM_F_REQUEST | NLM_F_ACK, orig->family);
-	struct req r = { 0 };
-
-	/* the kernel: new = (mark & ~MARK_MASK) ^ MARK */
-	put_tuple(nlh, CTA_TUPLE_ORIG, orig);
-	mnl_attr_put_u32(nlh, CTA_MARK, htonl(on ? bits : 0));
-	mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(bits));
-	return talk(c, nlh, &r);
+	return ct_update(c, orig, adj, 0, false);
 }
 
 int ct_dump_tcp(struct ct *c, const uint16_t *ports, unsigned n,

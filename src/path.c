@@ -294,21 +294,36 @@ static void setup_session(struct path_worker *w, struct sess *s)
 		to_addr(&ep.server_pub, k->family, e.orig.dst);
 		to_addr(&ep.server_priv, k->family, e.reply.src);
 		s->ct_orig = e.orig;
+		/* The ack mark goes on sessions the kernel adjusts: their
+		 * bare ACKs need not come here (the ctl chains let them
+		 * pass). A failure only means they keep coming. */
+		uint32_t am = w->cfg->ack_mark;
+
 		if (e.have_adj) {
-			/* a previous instance wrote these: adopt them */
+			/* a previous instance wrote these: adopt them (and its
+			 * mark, set unless it ran with another ack-mark) */
 			s->adj[0] = e.adj[0];
 			s->adj[1] = e.adj[1];
 			s->adj_mode = SESS_ADJ_KERNEL;
+			if ((e.mark & am) != am &&
+			    ct_update(w->ct, &e.orig, NULL, am, true) < 0)
+				w->count[PATH_C_CT_ERRORS]++;
 		} else {
-			/* Probe: the kernel stores seqadj values only on an
-			 * entry with the extension (our carrier gave it one);
-			 * elsewhere the write succeeds and is dropped. */
+			/* Probe, with the mark in the same message: the kernel
+			 * stores seqadj values only on an entry with the
+			 * extension (our carrier gave it one); elsewhere the
+			 * write succeeds and stores nothing but the mark,
+			 * which then comes off again (rare: no NAT, or a
+			 * session older than the daemon). */
 			static const struct seq_adj zero[2];
-			if (ct_set_seqadj(w->ct, &e.orig, zero) == 0 &&
-			    ct_get(w->ct, &e.orig, false, &e) == 0 && e.have_adj)
+			if (ct_update(w->ct, &e.orig, zero, am, true) == 0 &&
+			    ct_get(w->ct, &e.orig, false, &e) == 0 && e.have_adj) {
 				s->adj_mode = SESS_ADJ_KERNEL;
-			else
+			} else {
 				s->adj_mode = SESS_ADJ_FALLBACK;
+				if (am && ct_update(w->ct, &s->ct_orig, NULL, am, false) < 0)
+					w->count[PATH_C_CT_ERRORS]++;
+			}
 		}
 	} else {
 		/* No conntrack entry: take the public side from the
@@ -337,12 +352,6 @@ static void setup_session(struct path_worker *w, struct sess *s)
 	}
 	w->count[s->adj_mode == SESS_ADJ_KERNEL ? PATH_C_ADJ_KERNEL
 	                                        : PATH_C_ADJ_FALLBACK]++;
-	/* The kernel adjusts this one's sequence numbers, ACKs included: its
-	 * bare ACKs need not come here (the ctl chains let them pass). A
-	 * failure only means they keep coming. */
-	if (s->adj_mode == SESS_ADJ_KERNEL && w->cfg->ack_mark &&
-	    ct_set_mark_bits(w->ct, &s->ct_orig, w->cfg->ack_mark, true) < 0)
-		w->count[PATH_C_CT_ERRORS]++;
 	ftp_sess_init(&s->ftp, w->cfg->pol, &ep,
 	              s->midstream ? FTP_SESS_MIDSTREAM : 0);
 	log_info("#%u session %s:%u -> %s:%u (client public %s, server "
